@@ -1,0 +1,70 @@
+"""Jinja2 rendering in a sandbox with strict undefined variables.
+
+One file per message, `email_templates/<locale>/<name>.j2`, with blocks `subject`, `text` and
+`html` (Slack templates, under `slack/`, have `text`). A missing locale falls back to English.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound
+from jinja2.sandbox import SandboxedEnvironment
+
+from csrunner.messages import Account, Contact, Person
+
+FALLBACK_LOCALE = "en"
+
+
+class Renderer:
+    def __init__(self, templates_dir: Path):
+        self.templates_dir = Path(templates_dir)
+        self._env = {
+            escape: SandboxedEnvironment(loader=FileSystemLoader(str(self.templates_dir)),
+                                         undefined=StrictUndefined, autoescape=escape,
+                                         keep_trailing_newline=False)
+            for escape in (False, True)
+        }
+
+    def template_path(self, name: str, locale: str) -> str:
+        for loc in dict.fromkeys((locale, FALLBACK_LOCALE)):
+            rel = f"{loc}/{name}.j2"
+            if (self.templates_dir / rel).is_file():
+                return rel
+        raise TemplateNotFound(f"{locale}/{name}.j2")
+
+    def render_blocks(self, name: str, locale: str, context: dict[str, Any],
+                      blocks: tuple[str, ...]) -> dict[str, str]:
+        rel = self.template_path(name, locale)
+        out = {}
+        for block in blocks:
+            tmpl = self._env[block == "html"].get_template(rel)
+            if block not in tmpl.blocks:
+                raise TemplateError(f"{rel}: missing block '{block}'")
+            out[block] = "".join(tmpl.blocks[block](tmpl.new_context(context))).strip()
+        return out
+
+
+def person_context(p: Person | None) -> dict[str, Any] | None:
+    if p is None:
+        return None
+    return {**p.model_dump(mode="json"), "first_name": p.first_name}
+
+
+def template_context(account: Account, contact: Contact | None = None, run: dict | None = None,
+                     facts: dict | None = None, **extra: Any) -> dict[str, Any]:
+    """The variables every template can use (documented in email_templates/README.md)."""
+    acc = account.model_dump(mode="json", exclude={"contacts", "csm", "manager", "executive", "metrics"})
+    ctx = {
+        "account": acc,
+        "csm": person_context(account.csm),
+        "manager": person_context(account.manager),
+        "executive": person_context(account.executive),
+        "metrics": dict(account.metrics),
+        "run": dict(run or {}),
+        "facts": dict(facts or {}),
+    }
+    if contact is not None:
+        ctx["contact"] = {**contact.model_dump(mode="json"), "first_name": contact.first_name}
+    ctx.update(extra)
+    return ctx

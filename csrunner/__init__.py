@@ -1,0 +1,1 @@
+"""Customer-success playbook runner: everything that is neither workflow nor activity code."""

@@ -1,0 +1,17 @@
+"""Shared fixtures: Temporal's time-skipping test server (workflow tests) and helpers.
+End-to-end tests start the real dev server themselves (tests/e2e)."""
+from __future__ import annotations
+
+import pytest_asyncio
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from csrunner.temporal import test_server_path
+
+
+@pytest_asyncio.fixture(scope="session")
+async def env():
+    async with await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=test_server_path()
+    ) as env:
+        yield env

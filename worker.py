@@ -1,0 +1,47 @@
+"""Wires workflows and activities into a Temporal worker. Run alone with `csr worker`."""
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.email import EmailActivities
+from activities.ledger import SentLedger
+from activities.render import Renderer
+from activities.schedule import plan_schedule
+from activities.slack import SlackActivities
+from activities.tasks import TaskActivities
+from csrunner.config import Settings
+from csrunner.temporal import connect
+from workflows.playbook import PlaybookWorkflow
+
+WORKFLOWS = [PlaybookWorkflow]
+
+
+def activities_for(settings: Settings) -> list:
+    renderer = Renderer(settings.templates_dir)
+    ledger = SentLedger(settings.data_dir / "sent-ledger.sqlite3")
+    email = EmailActivities(settings, renderer, ledger)
+    slack = SlackActivities(settings, renderer, ledger)
+    tasks = TaskActivities(settings, ledger)
+    return [plan_schedule, email.render_email, email.send_email, slack.post_slack, tasks.create_task]
+
+
+def build_worker(client: Client, settings: Settings | None = None, **options) -> Worker:
+    settings = settings or Settings()
+    return Worker(client, task_queue=settings.task_queue, workflows=WORKFLOWS,
+                  activities=activities_for(settings),
+                  activity_executor=ThreadPoolExecutor(max_workers=32), **options)
+
+
+async def main() -> None:
+    settings = Settings()
+    worker = build_worker(await connect(settings), settings)
+    print(f"worker on task queue '{settings.task_queue}' at {settings.temporal_address}", flush=True)
+    await worker.run()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,1 @@
+"""Deterministic workflow code only: the playbook interpreter and the account journey."""
