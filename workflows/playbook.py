@@ -48,21 +48,25 @@ class PlaybookWorkflow:
                 result_type=dict[str, datetime], start_to_close_timeout=timedelta(seconds=10))
         for p in st.pending.values():
             self._watch(p.step_id)
-        while st.cursor < len(self.defn.steps):
-            step = self.defn.steps[st.cursor]
-            await self._until(st.schedule[step.id], f"{step.id} (day {step.day})")
-            await self._run_step(step)
-            st.cursor += 1
-        self.current, st.status = None, "lingering"
+        try:
+            while st.cursor < len(self.defn.steps):
+                step = self.defn.steps[st.cursor]
+                await self._until(st.schedule[step.id], f"{step.id} (day {step.day})")
+                await self._run_step(step)
+                st.cursor += 1
+            self.current, st.status = None, "lingering"
+            self._publish()
+            try:  # open tasks stay actionable for a while after the last step
+                await workflow.wait_condition(lambda: not st.pending,
+                                              timeout=timedelta(days=self.defn.linger_days))
+            except asyncio.TimeoutError:
+                self._close_pending("expired", "still open when the run closed")
+        except asyncio.CancelledError:
+            # Preempted (e.g. the account journey started a more urgent play): end cleanly.
+            self._record(self.current or "-", "run", "preempted", reason="cancelled: another play took over")
+            self._close_pending("cancelled", "the run was preempted")
+        st.status, self.current = "completed", None
         self._publish()
-        try:  # open tasks stay actionable for a while after the last step
-            await workflow.wait_condition(lambda: not st.pending,
-                                          timeout=timedelta(days=self.defn.linger_days))
-        except asyncio.TimeoutError:
-            for p in list(st.pending.values()):
-                self._record(p.step_id, p.kind, "expired", reason="still open when the run closed")
-            st.pending.clear()
-        st.status = "completed"
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.view()
 
@@ -265,6 +269,11 @@ class PlaybookWorkflow:
     async def _until(self, when: datetime, label: str) -> None:
         if when > workflow.now():
             await workflow.sleep(when - workflow.now(), summary=label)
+
+    def _close_pending(self, outcome: str, why: str) -> None:
+        for p in list(self.state.pending.values()):
+            self._record(p.step_id, p.kind, outcome, reason=why)
+        self.state.pending.clear()
 
     def _who(self, ref: str) -> str:
         """Pending items name a person id; a role with nobody behind it falls back to the CSM."""
