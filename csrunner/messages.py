@@ -108,6 +108,7 @@ class RunState(Model):
     pending: dict[str, Pending] = {}
     timeline: list[StepRecord] = []
     chain: list[str] = []  # playbooks this run has been, oldest first (handover)
+    chain_started_at: Optional[datetime] = None  # when the first of them started
     status: Literal["running", "lingering", "completed"] = "running"
 
 
@@ -131,6 +132,14 @@ class Action(Model):
     assignee: Optional[str] = None  # reassign: team role or person id
 
 
+class Migration(Model):
+    """Move a running run to another version of its playbook (ops, deliberately)."""
+
+    definitions: dict[str, PlaybookDefinition]  # the new snapshot (the playbook and its targets)
+    actor: str = Field(min_length=1)
+    reason: str = ""
+
+
 class RunView(Model):
     """What the query returns: enough for the CLI, the inbox and tests."""
 
@@ -139,6 +148,7 @@ class RunView(Model):
     playbook: str
     version: int
     status: str
+    started_at: datetime
     current_step: Optional[str]
     day: int
     pending: list[Pending]

@@ -15,3 +15,17 @@ async def env():
         data_converter=pydantic_data_converter, test_server_existing_path=test_server_path()
     ) as env:
         yield env
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _terminate_leftover_runs():
+    """Terminate what a test started (see support.STARTED) so time keeps skipping for the next."""
+    import support
+
+    yield
+    while support.STARTED:
+        handle = support.STARTED.pop()
+        try:
+            await handle.terminate(reason="test finished")
+        except Exception:  # already completed: nothing to do
+            pass

@@ -37,6 +37,11 @@ CURRENT_STEP = SearchAttributeKey.for_keyword("CurrentStep")
 PENDING_STEPS = SearchAttributeKey.for_keyword_list("PendingSteps")
 
 
+def left(until: datetime) -> timedelta:
+    """Time until `until`, never zero or negative (a zero timeout would fire at once as an error)."""
+    return max(until - workflow.now(), timedelta(milliseconds=1))
+
+
 def reason(err: ActivityError) -> str:
     cause = err.cause
     return cause.message if isinstance(cause, ApplicationError) else str(cause or err)

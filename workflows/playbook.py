@@ -15,8 +15,10 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from csrunner.definitions import ApprovalStep, EmailStep, PlaybookDefinition
-    from csrunner.messages import (Action, EmailRequest, EmailResult, Pending, PlaybookInput,
-                                   RenderedEmail, RunState, RunView, ScheduleRequest, StepRecord)
+    from csrunner.messages import (Action, EmailRequest, EmailResult, Migration, Pending,
+                                   PlaybookInput, RenderedEmail, RunState, RunView,
+                                   ScheduleRequest, StepRecord)
+    from csrunner.migration import plan_migration
     from workflows import common
     from workflows.common import ACTIONS_FOR
 
@@ -34,6 +36,7 @@ class PlaybookWorkflow:
         self.decisions: dict[str, Action] = {}  # approval answers for the main loop
         self.changed = 0  # bumped on every action, so waits recompute their deadlines
         self.current: Optional[str] = None
+        self.migrations = 0
         self._sa: tuple = ()
 
     @workflow.run
@@ -41,19 +44,16 @@ class PlaybookWorkflow:
         st = self.state
         if not st.schedule:
             st.schedule = await workflow.execute_local_activity(
-                "plan_schedule", ScheduleRequest(
-                    timezone=inp.account.timezone, start=st.started_at,
-                    default_time=self.defn.default_time,
-                    steps=[(s.id, s.day, s.at) for s in self.defn.steps]),
-                result_type=dict[str, datetime], start_to_close_timeout=timedelta(seconds=10))
+                "plan_schedule", self._schedule_request(self.defn), result_type=dict[str, datetime],
+                start_to_close_timeout=timedelta(seconds=10))
         for p in st.pending.values():
             self._watch(p.step_id)
         try:
             while st.cursor < len(self.defn.steps):
                 step = self.defn.steps[st.cursor]
-                await self._until(st.schedule[step.id], f"{step.id} (day {step.day})")
-                await self._run_step(step)
-                st.cursor += 1
+                if await self._until(st.schedule[step.id], f"{step.id} (day {step.day})"):
+                    await self._run_step(step)
+                    st.cursor += 1
             self.current, st.status = None, "lingering"
             self._publish()
             try:  # open tasks stay actionable for a while after the last step
@@ -130,7 +130,7 @@ class PlaybookWorkflow:
             try:
                 await workflow.wait_condition(
                     lambda: step.id in self.decisions or self.changed != seen,
-                    timeout=(wake - workflow.now()) if wake else None)
+                    timeout=common.left(wake) if wake else None)
             except asyncio.TimeoutError:
                 await self._deadline(step, p)
         decision = self.decisions.pop(step.id)
@@ -163,7 +163,8 @@ class PlaybookWorkflow:
         st = self.state
         carried = RunState(playbook=nxt.id, version=nxt.version, content_hash=nxt.content_hash,
                            started_at=workflow.now(), facts=st.facts, pending=st.pending,
-                           timeline=st.timeline, chain=[*st.chain, nxt.id])
+                           timeline=st.timeline, chain=[*st.chain, nxt.id],
+                           chain_started_at=st.chain_started_at or st.started_at)
         workflow.continue_as_new(self.inp.model_copy(update={"playbook": nxt.id, "state": carried}))
 
     # --- people: pending items, escalation, actions ------------------------------------------
@@ -186,7 +187,7 @@ class PlaybookWorkflow:
                 seen = self.changed
                 try:
                     await workflow.wait_condition(lambda: self.changed != seen,
-                                                  timeout=p.due_at - workflow.now())
+                                                  timeout=common.left(p.due_at))
                 except asyncio.TimeoutError:
                     await self._escalate(p)
         if self.state.pending[step_id].kind == "task":
@@ -225,6 +226,30 @@ class PlaybookWorkflow:
         if problem:
             raise ApplicationError(problem, type="ActionRefused")
 
+    @workflow.update
+    async def migrate(self, m: Migration) -> RunView:
+        new, st = m.definitions[self.defn.id], self.state
+        plan = plan_migration(st, self.defn, new, self.current)
+        schedule = await workflow.execute_local_activity(
+            "plan_schedule", self._schedule_request(new), result_type=dict[str, datetime],
+            start_to_close_timeout=timedelta(seconds=10))
+        self._record(plan.resume_at, "run", "migrated", actor=m.actor, reason=m.reason, detail={
+            "from": f"v{self.defn.version} {st.content_hash}", "to": f"v{new.version} {new.content_hash}"})
+        self.inp.definitions = {**self.inp.definitions, **m.definitions}
+        self.defn, st.version, st.content_hash = new, new.version, new.content_hash
+        st.cursor, st.schedule = new.index(plan.resume_at), schedule
+        self.migrations += 1
+        return self.view()
+
+    @migrate.validator
+    def _validate_migration(self, m: Migration) -> None:
+        new = m.definitions.get(self.defn.id)
+        if new is None:
+            raise ApplicationError(f"the migration has no definition of '{self.defn.id}'", type="MigrationRefused")
+        plan = plan_migration(self.state, self.defn, new, self.current)
+        if not plan.ok:
+            raise ApplicationError(plan.reason, type="MigrationRefused")
+
     def _apply(self, a: Action) -> None:
         st, p = self.state, self.state.pending[a.step_id]
         outcome = ACTIONS_FOR[p.kind][a.action]
@@ -262,13 +287,25 @@ class PlaybookWorkflow:
             return {"title": f"(preview failed: {common.reason(e)})"}
         return {"to": mail.to, "subject": mail.subject, "text": mail.text}
 
+    def _schedule_request(self, defn: PlaybookDefinition) -> ScheduleRequest:
+        return ScheduleRequest(timezone=self.inp.account.timezone, start=self.state.started_at,
+                               default_time=defn.default_time,
+                               steps=[(s.id, s.day, s.at) for s in defn.steps])
+
     def _email_request(self, step: EmailStep, contact) -> EmailRequest:
         return EmailRequest(key=self.key(step.id), account=self.inp.account, contact=contact,
                             template=step.template, run=self._run_ctx(step), facts=self.state.facts)
 
-    async def _until(self, when: datetime, label: str) -> None:
+    async def _until(self, when: datetime, label: str) -> bool:
+        """Wait for a step's time; False when a migration changed the plan meanwhile."""
+        seen = self.migrations
         if when > workflow.now():
-            await workflow.sleep(when - workflow.now(), summary=label)
+            try:
+                await workflow.wait_condition(lambda: self.migrations != seen,
+                                              timeout=when - workflow.now(), timeout_summary=label)
+            except asyncio.TimeoutError:
+                pass
+        return self.migrations == seen
 
     def _close_pending(self, outcome: str, why: str) -> None:
         for p in list(self.state.pending.values()):
@@ -308,5 +345,6 @@ class PlaybookWorkflow:
         st = self.state
         return RunView(workflow_id=workflow.info().workflow_id, account_id=self.inp.account.id,
                        playbook=st.playbook, version=st.version, status=st.status,
+                       started_at=st.chain_started_at or st.started_at,
                        current_step=self.current, day=self._day(), pending=list(st.pending.values()),
                        timeline=st.timeline, facts=st.facts)
