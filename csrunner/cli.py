@@ -159,3 +159,5 @@ def validate():
 
 
 # Commands of other areas register here.
+from csrunner.cli_service import serve  # noqa: E402
+main.add_command(serve)

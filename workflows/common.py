@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
 PERMANENT = "PermanentDeliveryError"
 #: Transient failures retry with backoff for up to a day; permanent ones never retry.
 SEND_OPTIONS = dict(
-    start_to_close_timeout=timedelta(seconds=30),
+    start_to_close_timeout=timedelta(seconds=15),  # a worker that dies mid-send is retried this soon
     schedule_to_close_timeout=timedelta(hours=24),
     retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                              maximum_interval=timedelta(minutes=10),

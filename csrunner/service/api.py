@@ -2,14 +2,14 @@
 account's timeline. The same functions back the web inbox."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Optional
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from csrunner.messages import Action
 from csrunner.service.auth import Principal, api_user, team_of
-from csrunner.service.errors import ErrorBody
+from csrunner.service.errors import ErrorBody, ServiceError
 from csrunner.service.models import (ACCOUNT_ID, ActIn, ActResult, CompleteIn, Me, PendingItem,
                                      ReassignIn, SnoozeIn, Timeline)
 from csrunner.service.work import pending_for, perform, timeline
@@ -38,8 +38,15 @@ async def account_timeline(account_id: str, request: Request, who: Principal = D
     return await timeline(request.app.state.svc, who, account_id)
 
 
-def utc(when: datetime) -> datetime:
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+MAX_SNOOZE = timedelta(days=365)
+
+
+def snooze_until(when: datetime) -> datetime:
+    """A time without offset is UTC; a year is the longest snooze (a timer, not a tombstone)."""
+    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    if when - datetime.now(timezone.utc) > MAX_SNOOZE:
+        raise ServiceError(422, "field 'until': at most 365 days from now")
+    return when
 
 
 async def _act(request: Request, who: Principal, body: ActIn, name: str, **extra) -> ActResult:
@@ -61,7 +68,7 @@ async def skip(body: ActIn, request: Request, who: Principal = Depends(api_user)
 @router.post("/actions/snooze", response_model=ActResult, responses=ERRORS,
              summary="Snooze an approval or task until a time")
 async def snooze(body: SnoozeIn, request: Request, who: Principal = Depends(api_user)) -> ActResult:
-    return await _act(request, who, body, "snooze", until=utc(body.until))
+    return await _act(request, who, body, "snooze", until=snooze_until(body.until))
 
 
 @router.post("/actions/complete", response_model=ActResult, responses=ERRORS, summary="Complete a pending task")

@@ -132,6 +132,7 @@ class PendingItem(BaseModel):
     due_at: Optional[datetime] = None
     snoozed_until: Optional[datetime] = None
     overdue: bool
+    records: Optional[str] = Field(None, description="the fact completing this task records (yes/no)")
     checklist: list[str] = []
     preview: dict[str, str] = {}
 

@@ -64,7 +64,7 @@ async def pending_for(svc, who: Principal, csm: str | None = None) -> list[Pendi
                 step_id=p.step_id, kind=p.kind, title=p.title, assignee=p.assignee,
                 assignee_name=svc.name(p.assignee), opened_at=p.opened_at, due_at=p.due_at,
                 snoozed_until=p.snoozed_until, overdue=bool(p.due_at and p.due_at < now),
-                checklist=p.checklist, preview=p.preview))
+                records=p.records, checklist=p.checklist, preview=p.preview))
     far = datetime.max.replace(tzinfo=timezone.utc)
     # Overdue first (oldest deadline first), then by deadline, then oldest opened.
     items.sort(key=lambda i: (not i.overdue, i.due_at or far, i.opened_at))

@@ -1,0 +1,33 @@
+"""JSON Schema of the playbook format, for editors (completion and red squiggles while typing).
+
+Generated from the pydantic models, so it can never drift from what the loader accepts; the
+committed copy is playbooks/playbook.schema.json (a test fails when it is stale). VS Code with the
+YAML extension picks it up from a first line `# yaml-language-server: $schema=playbook.schema.json`.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from csrunner.config import REPO_ROOT
+from csrunner.definitions import PlaybookDefinition
+
+SCHEMA_PATH = REPO_ROOT / "playbooks" / "playbook.schema.json"
+
+
+def playbook_schema() -> dict:
+    schema = PlaybookDefinition.model_json_schema(mode="validation")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": "Customer-success playbook",
+            "description": "A playbook: steps at day offsets (email, slack, task, wait, approval, "
+                           "start_playbook). See playbooks/onboarding.yaml.",
+            **{k: v for k, v in schema.items() if k not in ("title", "description")}}
+
+
+def schema_text() -> str:
+    return json.dumps(playbook_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def write_schema(path: Path = SCHEMA_PATH) -> Path:
+    Path(path).write_text(schema_text(), encoding="utf-8")
+    return Path(path)
