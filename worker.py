@@ -8,6 +8,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.email import EmailActivities
+from activities.journey import JourneyActivities
 from activities.ledger import SentLedger
 from activities.render import Renderer
 from activities.schedule import plan_schedule
@@ -15,9 +16,10 @@ from activities.slack import SlackActivities
 from activities.tasks import TaskActivities
 from csrunner.config import Settings
 from csrunner.temporal import connect
+from workflows.journey import AccountJourneyWorkflow
 from workflows.playbook import PlaybookWorkflow
 
-WORKFLOWS = [PlaybookWorkflow]
+WORKFLOWS = [PlaybookWorkflow, AccountJourneyWorkflow]
 
 
 def activities_for(settings: Settings) -> list:
@@ -26,7 +28,9 @@ def activities_for(settings: Settings) -> list:
     email = EmailActivities(settings, renderer, ledger)
     slack = SlackActivities(settings, renderer, ledger)
     tasks = TaskActivities(settings, ledger)
-    return [plan_schedule, email.render_email, email.send_email, slack.post_slack, tasks.create_task]
+    journey = JourneyActivities(settings)
+    return [plan_schedule, email.render_email, email.send_email, slack.post_slack, tasks.create_task,
+            journey.load_definitions, journey.load_scoring_model]
 
 
 def build_worker(client: Client, settings: Settings | None = None, **options) -> Worker:

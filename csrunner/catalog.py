@@ -194,7 +194,7 @@ def _reference_issues(owner: dict[str, YamlDocument], templates_dir: Path | None
                 issues.append(doc.issue(["steps", i, "playbook"], f"{_name(s, i)}: unknown playbook {target!r} "
                                         f"(expected one of: {', '.join(sorted(owner))})"))
             template = s.get("template")
-            if names is None or kind not in names or not isinstance(template, str):
+            if names is None or not isinstance(kind, str) or kind not in names or not isinstance(template, str):
                 continue
             if template not in names[kind]:
                 rel = f"en/{'slack/' if kind == 'slack' else ''}{template}.j2"
@@ -207,7 +207,8 @@ def _cycles(owner: dict[str, YamlDocument]) -> list[Issue]:
     """A playbook that (through others) starts itself would run forever: one issue per cycle,
     at the step that closes it."""
     edges = {pid: [(i, s["playbook"]) for i, s in _steps(doc)
-                   if s.get("kind") == "start_playbook" and s.get("playbook") in owner]
+                   if s.get("kind") == "start_playbook" and isinstance(s.get("playbook"), str)
+                   and s["playbook"] in owner]
              for pid, doc in owner.items()}
     issues, done, reported = [], set(), set()
 

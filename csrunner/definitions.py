@@ -25,17 +25,28 @@ class Strict(BaseModel):
 
 
 class Condition(Strict):
-    """Run the step only when a run fact has (or has not) a value, e.g. first value not reached."""
+    """Run the step only when a run fact has (or has not) a value, e.g. first value not reached.
+    Written `{fact: x, equals: v}` or `{fact: x, not_equals: v}`; stored as op + value so it
+    survives serialisation into the workflow unchanged."""
 
     fact: str
-    equals: Any = None
-    not_equals: Any = None
+    op: Literal["equals", "not_equals"]
+    value: Any = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "op" not in data:
+            ops = [k for k in ("equals", "not_equals") if k in data]
+            if len(ops) != 1:
+                raise ValueError("a condition needs exactly one of 'equals' or 'not_equals'")
+            rest = {k: v for k, v in data.items() if k != ops[0]}
+            return {**rest, "op": ops[0], "value": data[ops[0]]}
+        return data
 
     def holds(self, facts: dict[str, Any]) -> bool:
-        value = facts.get(self.fact)
-        if "equals" in self.model_fields_set:
-            return value == self.equals
-        return value != self.not_equals
+        same = facts.get(self.fact) == self.value
+        return same if self.op == "equals" else not same
 
 
 class ApprovalDeadline(Strict):

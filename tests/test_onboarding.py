@@ -87,3 +87,25 @@ async def test_fourteen_days_as_the_seed_says(env, tmp_path):
         print(f"history events: onboarding {len(onboarding_history.events)} + scaling "
               f"{len(scaling_history.events)} = {events}")
         assert events < 400
+
+
+async def test_first_value_not_reached_by_day_14_escalates_the_account_as_at_risk(env, tmp_path):
+    settings = settings_for(tmp_path)
+    async with build_worker(env.client, settings):
+        handle = await start(env, settings)
+        t0 = (await view(handle)).started_at
+        await advance_to(env, at_local(t0, 4, "09:30"))
+        await act(handle, "day4-approve", "approve")
+        await advance_to(env, at_local(t0, 7, "18:00"))
+        await act(handle, "day7-first-value", "complete", value=False, reason="pilot below target")
+        await advance_to(env, at_local(t0, 14, "18:00"))
+        v = await view(handle)
+    rows = {r.step_id: (*local_day_time(t0, r.at), r.outcome) for r in v.timeline if r.step_id.startswith("scale-ttv")}
+    assert rows == {"scale-ttv-recap": (14, "09:00", "not_applicable"),
+                    "scale-ttv-escalation": (14, "17:00", "sent"),
+                    "scale-ttv-at-risk": (14, "17:00", "created")}
+    assert v.facts == {"first_value_reached": False}
+    escalation = next(r for r in v.timeline if r.step_id == "scale-ttv-escalation")
+    assert escalation.detail["to"] == "U01CARLOS" and "has not confirmed first value by day 14" in escalation.detail["text"]
+    (task,) = [p for p in v.pending if p.step_id == "scale-ttv-at-risk"]
+    assert task.assignee == "maria" and task.ladder == ["manager", "executive"]

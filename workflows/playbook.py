@@ -37,6 +37,7 @@ class PlaybookWorkflow:
         self.changed = 0  # bumped on every action, so waits recompute their deadlines
         self.current: Optional[str] = None
         self.migrations = 0
+        self.notifying = 0  # escalation messages in flight
         self._sa: tuple = ()
 
     @workflow.run
@@ -159,7 +160,7 @@ class PlaybookWorkflow:
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON)
             return self._record(step.id, step.kind, "started", detail={"playbook": nxt.id})
         self._record(step.id, step.kind, "handed_over", detail={"playbook": nxt.id})
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self.notifying)
         st = self.state
         carried = RunState(playbook=nxt.id, version=nxt.version, content_hash=nxt.content_hash,
                            started_at=workflow.now(), facts=st.facts, pending=st.pending,
@@ -203,7 +204,11 @@ class PlaybookWorkflow:
         reason = f"unanswered for {p.ladder_hours * p.rung:g} h"
         self._record(p.step_id, p.kind, "escalated", reason=reason, detail={"to": role})
         self._publish()
-        await self.notify.escalation(p, role, reason, self._run_ctx(None))
+        self.notifying += 1  # a handover waits for this, or the message would be lost
+        try:
+            await self.notify.escalation(p, role, reason, self._run_ctx(None))
+        finally:
+            self.notifying -= 1
 
     async def _failed(self, step, why: str) -> None:
         """A permanent failure never stops the playbook: it becomes a task for the CSM."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
 from fastapi import APIRouter, Body, Depends, Request
@@ -48,16 +49,18 @@ async def _push(svc, account_id: str, what: str, call: Callable[[Any], Awaitable
     return Accepted(account_id=account_id, workflow_id=wid)
 
 
+def _utc(at: datetime | None) -> datetime | None:
+    return at.replace(tzinfo=timezone.utc) if at is not None and at.tzinfo is None else at
+
+
 def _score(svc, s: ScoreIn):
-    if s.score is None and not s.metrics:
-        raise ServiceError(422, "give 'score' (0-100) or 'metrics' (or both)")
     return _push(svc, s.account_id, "score", lambda c: journeys().push_score(
-        c, svc.settings, s.account_id, score=s.score, metrics=s.metrics, at=s.at, source=s.source))
+        c, svc.settings, s.account_id, score=s.score, metrics=s.metrics, at=_utc(s.at), source=s.source))
 
 
 def _nps(svc, n: NpsIn):
     return _push(svc, n.account_id, "NPS answer", lambda c: journeys().push_nps(
-        c, svc.settings, n.account_id, n.score, n.comment, n.at))
+        c, svc.settings, n.account_id, n.score, n.comment, _utc(n.at)))
 
 
 def _signal(svc, s: SignalIn):

@@ -49,10 +49,10 @@ def _redirect(url: str, flash: str = "", error: bool = False) -> RedirectRespons
     return r
 
 
-def _page(request: Request, name: str, status: int = 200, **ctx) -> HTMLResponse:
+def _page(request: Request, template: str, status: int = 200, **ctx) -> HTMLResponse:
     from urllib.parse import unquote
     flash = unquote(request.cookies.get(FLASH, ""))
-    r = templates.TemplateResponse(request, name, {"flash": flash.lstrip("!"), "flash_error": flash.startswith("!"),
+    r = templates.TemplateResponse(request, template, {"flash": flash.lstrip("!"), "flash_error": flash.startswith("!"),
                                                    "now": datetime.now(timezone.utc), **ctx}, status_code=status)
     if flash:
         r.delete_cookie(FLASH, path="/inbox")
@@ -100,7 +100,7 @@ async def inbox(request: Request, csm: Optional[str] = None):
     csms = sorted(p.id for p in svc.team.people if p.role == "csm" and (team is None or p.id in team))
     return _page(request, "inbox.html", status=200, who=who, items=items, problem=problem, csm=csm or "",
                  csms=csms, csrf=csrf_for(token), snooze_hours=SNOOZE_HOURS, people=svc.team.people,
-                 roles=TEAM_ROLES, name=svc.name)
+                 roles=TEAM_ROLES, person_name=svc.name)
 
 
 @router.get("/accounts/{account_id}", response_class=HTMLResponse, responses=HTML,
@@ -114,7 +114,8 @@ async def account_page(account_id: str, request: Request):
         tl, problem, status = await timeline(request.app.state.svc, who, account_id), "", 200
     except ServiceError as e:
         tl, problem, status = None, e.message, e.status
-    return _page(request, "timeline.html", status=status, who=who, account_id=account_id, tl=tl, problem=problem)
+    return _page(request, "timeline.html", status=status, who=who, account_id=account_id, tl=tl, problem=problem,
+                 person_name=request.app.state.svc.name)
 
 
 @router.post("/act", response_class=RedirectResponse, status_code=303,

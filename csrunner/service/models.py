@@ -53,17 +53,17 @@ class HubSpotResult(BaseModel):
 # --- feeds -----------------------------------------------------------------------------------
 class ScoreIn(In):
     account_id: str = Field(pattern=ACCOUNT_ID)
-    score: Optional[float] = Field(None, ge=0, le=100, description="a ready 0-100 score")
+    score: Optional[float] = Field(None, ge=0, le=100, description="a ready 0-100 score (or give metrics)")
     metrics: Optional[dict[str, Any]] = Field(None, description="raw metrics the scoring model turns into a score")
-    at: Optional[datetime] = None
+    at: Optional[datetime] = Field(None, description="when measured; a time without offset is UTC")
     source: str = Field("", max_length=200)
 
 
 class NpsIn(In):
     account_id: str = Field(pattern=ACCOUNT_ID)
     score: int = Field(ge=0, le=10)
-    comment: str = Field("", max_length=5000)
-    at: Optional[datetime] = None
+    comment: str = Field("", max_length=2000)
+    at: Optional[datetime] = Field(None, description="when answered; a time without offset is UTC")
 
 
 class SignalIn(In):

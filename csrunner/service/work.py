@@ -97,7 +97,8 @@ async def perform(svc, who: Principal, workflow_id: str, action: Action) -> ActR
     if desc.workflow_type != "PlaybookWorkflow":
         raise ServiceError(404, f"{workflow_id!r} is not a playbook run")
     if desc.status != WorkflowExecutionStatus.RUNNING:
-        raise ServiceError(409, f"run {workflow_id!r} is {desc.status.name.lower()}: nothing can be acted on")
+        raise ServiceError(409, await _closed_refusal(svc, client, workflow_id, action.step_id,
+                                                      desc.status.name.lower()))
     csm = desc.typed_search_attributes.get(CSM_ID) or ""
     if not may_act(svc, who, csm):
         assignee = await _assignee(svc, client, workflow_id, action.step_id)
@@ -116,3 +117,18 @@ async def _assignee(svc, client, workflow_id: str, step_id: str) -> str:
     async with temporal_call(svc, f"reading {workflow_id!r}"):
         v = await view(client, workflow_id)
     return next((p.assignee for p in v.pending if p.step_id == step_id), "")
+
+
+async def _closed_refusal(svc, client, workflow_id: str, step_id: str, status: str) -> str:
+    """Why nothing can be done on a closed run, naming who acted on the step when we can tell."""
+    why = f"run {workflow_id!r} is {status}: nothing can be acted on"
+    try:
+        async with temporal_call(svc, f"reading {workflow_id!r}"):
+            v = await view(client, workflow_id)
+    except ServiceError:
+        return why
+    done = [r for r in v.timeline if r.step_id == step_id and r.actor != "playbook"]
+    if done:
+        r = done[-1]
+        return f"step '{step_id}' is not pending: already {r.outcome} by {r.actor} at {r.at:%Y-%m-%d %H:%M} UTC ({why})"
+    return why

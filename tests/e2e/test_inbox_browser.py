@@ -1,0 +1,75 @@
+"""The web inbox in a real browser (Debian's chromium driven by Playwright): a CSM signs in with
+a token, sees the pending approval, approves it, and the timeline shows it with their name.
+Screenshots (laptop and phone) go to test-artifacts/."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.async_api import async_playwright, expect
+
+from csrunner.config import REPO_ROOT
+from csrunner.runs import start_run
+from e2e_helpers import TOKENS, account, eventually
+
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+async def browser():
+    assert Path(CHROMIUM).exists(), "install Debian's chromium: apt-get install -y chromium"
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield b
+        await b.close()
+
+
+async def test_csm_signs_in_approves_and_sees_it_in_the_timeline(stack, pilot_catalog, browser):
+    acct = account()
+    wid, _ = await start_run(stack.client, stack.settings, pilot_catalog, acct, "pilot-approval",
+                             workflow_id=f"test:{acct.id}:browser")
+    await eventually(lambda: any(wid in str(m["blocks"]) for m in stack.slack.messages))
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+    page.set_default_timeout(15_000)
+
+    await page.goto(f"{stack.url}/inbox")
+    await expect(page).to_have_url(f"{stack.url}/inbox/login")
+    await page.fill("#token", "wrong")
+    await page.click("button[type=submit]")
+    await expect(page.get_by_role("alert")).to_contain_text("unknown token")
+    await page.fill("#token", TOKENS["maria"])
+    await page.click("button[type=submit]")
+    await expect(page.locator("header .me")).to_contain_text("María García")
+
+    card = page.locator(f"li.item[data-workflow='{wid}'][data-step='day4-approve']")
+    for _ in range(50):  # visibility catches up within moments
+        if await card.count():
+            break
+        await page.wait_for_timeout(200)
+        await page.reload()
+    await expect(card).to_contain_text("Approve the campaign-review email to the champion")
+    await expect(card.locator(".preview")).to_contain_text("ana@acme.example")
+    await page.screenshot(path=str(ARTIFACTS / "inbox-laptop.png"), full_page=True)
+
+    await card.locator("input[name=reason]").fill("copy looks good")
+    await card.get_by_role("button", name="Approve").click()
+    await expect(page.locator(".flash.ok")).to_contain_text("approve: 'day4-approve' done by María García")
+    await expect(card).to_have_count(0)
+
+    await page.goto(f"{stack.url}/inbox/accounts/{acct.id}")
+    row = page.locator("tr.outcome-approved")
+    await expect(row).to_contain_text("María García")
+    await expect(row).to_contain_text("copy looks good")
+    await expect(page.locator("tr.outcome-sent")).to_contain_text("day4-pilot-review")
+    await page.screenshot(path=str(ARTIFACTS / "inbox-timeline.png"), full_page=True)
+
+    phone = await (await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)).new_page()
+    await phone.context.add_cookies([{"name": "csr_session", "value": TOKENS["maria"], "url": stack.url}])
+    await phone.goto(f"{stack.url}/inbox/accounts/{acct.id}")
+    await expect(phone.locator("tr.outcome-approved")).to_be_visible()
+    width = await phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 400, f"the timeline overflows a phone screen ({width}px)"
+    await phone.screenshot(path=str(ARTIFACTS / "inbox-phone.png"), full_page=True)
