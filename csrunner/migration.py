@@ -22,7 +22,8 @@ class MigrationPlan(BaseModel):
 
 
 def plan_migration(state: RunState, old: PlaybookDefinition, new: PlaybookDefinition,
-                   current: Optional[str]) -> MigrationPlan:
+                   current: Optional[str] = None) -> MigrationPlan:
+    """`current`: the step the run is waiting for or running (default: the one at its cursor)."""
     base = dict(from_version=old.version, to_version=new.version)
     if new.id != old.id:
         return MigrationPlan(ok=False, reason=f"the run is on playbook '{old.id}', not '{new.id}'", **base)

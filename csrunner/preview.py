@@ -143,7 +143,7 @@ async def _drive(env, handle: WorkflowHandle, definitions, account, options, sta
     await env.sleep(ANSWER_AFTER)
     while True:
         now = await env.get_current_time()
-        if await _answer(handle, await handle.query(PlaybookWorkflow.view), options, now):
+        if await answer_pending(handle, await handle.query(PlaybookWorkflow.view), options, now):
             await env.sleep(timedelta(seconds=1))  # let the run act on the answers
         view = await handle.query(PlaybookWorkflow.view)
         where = _where(view, start, ZoneInfo(account.timezone))
@@ -160,7 +160,8 @@ async def _drive(env, handle: WorkflowHandle, definitions, account, options, sta
             await env.sleep(min(wake - now, timedelta(days=1)))
 
 
-async def _answer(handle, view: RunView, options: Options, now: datetime) -> bool:
+async def answer_pending(handle, view: RunView, options: Options, now: datetime) -> bool:
+    """Answer, as its assignee, every pending item open for 30 minutes that the options answer."""
     acted = False
     for p in view.pending:
         if p.opened_at + ANSWER_AFTER > now:

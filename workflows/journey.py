@@ -268,7 +268,7 @@ class AccountJourneyWorkflow:
         st = self.state
         severity = "critical" if any(t.severity == "critical" for t in fired) else "warning"
         roles = ["csm", "manager"] if severity == "critical" else ["csm"]
-        alert = {"score": st.score, "band": st.band, "previous_band": prev, "severity": severity,
+        alert = {"score": f"{st.score:g}", "band": st.band, "previous_band": prev, "severity": severity,
                  "day": self._day(), "source": source, "triggers": [t.model_dump() for t in fired],
                  "next": ""}
         st.alerts += 1

@@ -52,6 +52,7 @@ class PlaybookWorkflow:
         try:
             while st.cursor < len(self.defn.steps):
                 step = self.defn.steps[st.cursor]
+                self.current = step.id  # the step being waited for, then run
                 if await self._until(st.schedule[step.id], f"{step.id} (day {step.day})"):
                     await self._run_step(step)
                     st.cursor += 1
@@ -80,8 +81,6 @@ class PlaybookWorkflow:
         if step.when and not step.when.holds(st.facts):
             return self._record(step.id, step.kind, "not_applicable",
                                 reason=f"condition on '{step.when.fact}' not met")
-        self.current = step.id
-        self._publish()
         await getattr(self, f"_{step.kind}")(step)
 
     async def _email(self, step: EmailStep) -> None:
@@ -127,6 +126,7 @@ class PlaybookWorkflow:
                     ladder_hours=hours, preview=preview)
         await self._open(p)
         while step.id not in self.decisions:
+            self._publish()
             wake, seen = p.snoozed_until or p.due_at, self.changed
             try:
                 await workflow.wait_condition(
@@ -174,7 +174,6 @@ class PlaybookWorkflow:
         self.state.pending[p.step_id] = p
         self._record(p.step_id, p.kind, "requested" if p.kind == "approval" else "created",
                      detail={"assignee": p.assignee})
-        self._publish()
         if p.kind == "approval":
             p.slack_ref = await self.notify.request(p, self._run_ctx(None))
         else:
@@ -305,6 +304,7 @@ class PlaybookWorkflow:
         """Wait for a step's time; False when a migration changed the plan meanwhile."""
         seen = self.migrations
         if when > workflow.now():
+            self._publish()  # only before a wait: what the UI shows while the run sleeps
             try:
                 await workflow.wait_condition(lambda: self.migrations != seen,
                                               timeout=when - workflow.now(), timeout_summary=label)

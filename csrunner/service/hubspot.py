@@ -145,10 +145,15 @@ async def account_for_deal(crm: HubSpotCRM, deal_id: str, team: Team, *, role_pr
         raise MappingError(f"deal {deal_id}: not found in HubSpot")
     props = deal.get("properties") or {}
     company_ids = _ids(deal, "companies")
-    company: dict[str, Any] = {}
-    if company_ids:
-        company = await crm.get(f"/crm/v3/objects/companies/{company_ids[0]}", associations="contacts",
-                                properties=f"name,domain,{timezone_property},{locale_property}") or {}
+
+    async def company_of() -> dict[str, Any]:
+        if not company_ids:
+            return {}
+        return await crm.get(f"/crm/v3/objects/companies/{company_ids[0]}", associations="contacts",
+                             properties=f"name,domain,{timezone_property},{locale_property}") or {}
+    # The company and the owner are independent reads: fetch them together.
+    company, csm = await asyncio.gather(company_of(), _csm(crm, deal_id, props.get("hubspot_owner_id"),
+                                                            team, default_csm))
     cprops = company.get("properties") or {}
     contact_ids = list(dict.fromkeys(_ids(deal, "contacts") + _ids(company, "contacts")))[:25]
     fetched = await asyncio.gather(*(crm.get(
@@ -166,7 +171,6 @@ async def account_for_deal(crm: HubSpotCRM, deal_id: str, team: Team, *, role_pr
         raise MappingError(f"deal {deal_id}: no associated contact with an email address")
     if not any(c["role"] == "champion" for c in contacts):
         contacts[0]["role"] = "champion"  # onboarding writes to the champion: the deal's first contact
-    csm = await _csm(crm, deal_id, props.get("hubspot_owner_id"), team, default_csm)
     data = {"id": f"hubspot-{company_ids[0]}" if company_ids else f"hubspot-deal-{deal_id}",
             "name": cprops.get("name") or props.get("dealname") or f"HubSpot deal {deal_id}",
             "timezone": _zone(cprops.get(timezone_property)),
