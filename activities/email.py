@@ -45,10 +45,11 @@ class EmailActivities:
             _, message_id = write_eml(self.settings.outbox_dir, req.key,
                                       (self.settings.mail_from_name, self.settings.mail_from),
                                       mail.to, mail.subject, mail.text, mail.html)
-            result = EmailResult(**mail.model_dump(), message_id=message_id, channel="outbox")
+            result = EmailResult(to=mail.to, subject=mail.subject, message_id=message_id,
+                                 channel="outbox")
         else:
-            result = EmailResult(**mail.model_dump(), message_id=self._post(req.key, mail),
-                                 channel="sendgrid")
+            result = EmailResult(to=mail.to, subject=mail.subject, channel="sendgrid",
+                                 message_id=self._post(req.key, mail))
         self.ledger.put(req.key, result.channel, result.model_dump(mode="json"))
         return result
 

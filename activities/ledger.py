@@ -14,6 +14,7 @@ class SentLedger:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # survives a process crash; fsync per checkpoint
         self._db.execute("CREATE TABLE IF NOT EXISTS sent (key TEXT PRIMARY KEY, channel TEXT,"
                          " result TEXT, at TEXT DEFAULT CURRENT_TIMESTAMP)")
         self._lock = threading.Lock()

@@ -3,7 +3,9 @@ used when no SendGrid key / Slack token is configured."""
 from __future__ import annotations
 
 import re
-from email.message import EmailMessage
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import formataddr, make_msgid
 from pathlib import Path
 
@@ -14,17 +16,19 @@ def _name(key: str, suffix: str) -> str:
 
 def write_eml(folder: Path, key: str, sender: tuple[str, str], to: str, subject: str,
               text: str, html: str) -> tuple[Path, str]:
-    msg = EmailMessage()
-    msg["From"] = formataddr(sender)
+    # compat32 MIME classes: a valid multipart/alternative message, several times faster to
+    # build than EmailMessage's header registry (this is on every send in outbox mode).
+    msg = MIMEMultipart("alternative")
+    msg["From"] = formataddr(sender, charset="utf-8")
     msg["To"] = to
-    msg["Subject"] = subject
+    msg["Subject"] = Header(subject, "utf-8")
     msg["Message-ID"] = make_msgid(domain="outbox.local")
     msg["X-Idempotency-Key"] = key
-    msg.set_content(text)
-    msg.add_alternative(html, subtype="html")
+    msg.attach(MIMEText(text, "plain", "utf-8"))
+    msg.attach(MIMEText(html, "html", "utf-8"))
     path = folder / "email" / _name(key, ".eml")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(bytes(msg))
+    path.write_bytes(msg.as_bytes())
     return path, msg["Message-ID"]
 
 

@@ -182,7 +182,11 @@ class RenderedEmail(Model):
     html: str
 
 
-class EmailResult(RenderedEmail):
+class EmailResult(Model):
+    """What history keeps of a send: not the body (it would bloat every run's history)."""
+
+    to: str
+    subject: str
     message_id: str
     channel: Literal["sendgrid", "outbox"]
     duplicate: bool = False  # the ledger had it: nothing was sent again

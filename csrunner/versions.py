@@ -152,30 +152,13 @@ async def run_definition(handle: WorkflowHandle) -> tuple[PlaybookDefinition, Pl
 
 
 def state_for_plan(view: RunView, defn: PlaybookDefinition, inp: PlaybookInput) -> tuple[RunState, Optional[str]]:
-    """The parts of RunState that plan_migration reads, rebuilt from the `view` query, and the
-    step the run is on: one still in progress (an approval waiting, a send in flight), else none,
-    and the run continues at the step after the last one it reached."""
-    ids = {s.id: i for i, s in enumerate(defn.steps)}
-    cursor, reached = 0, set()
-    for r in view.timeline:
-        if r.outcome == "migrated" and r.step_id in ids:
-            cursor, reached = ids[r.step_id], set()
-        elif r.actor == "playbook" and r.kind != "run" and r.step_id in ids:
-            cursor = max(cursor, ids[r.step_id] + 1)
-            reached.add(r.step_id)
-    current = view.current_step if view.current_step in ids else None
-    waiting = {p.step_id for p in view.pending if p.kind == "approval"}
-    if current is not None and (current not in reached or current in waiting):
-        cursor = ids[current]
-    else:
-        current = None  # finished (a task stays open, but the run has moved on)
-    started = inp.state.started_at if inp.state else inp_started(view)
+    """The parts of RunState that plan_migration reads, from the `view` query. Its current_step is
+    the step the run waits for or runs (None once every step ran): what the validator reads too."""
+    current = view.current_step if defn.step(view.current_step or "") is not None else None
+    cursor = defn.index(current) if current else len(defn.steps)
+    started = inp.state.started_at if inp.state else datetime.now(timezone.utc)  # not read by the plan
     return RunState(playbook=view.playbook, version=view.version, content_hash=defn.content_hash,
                     started_at=started, cursor=cursor, status=view.status), current
-
-
-def inp_started(view: RunView) -> datetime:
-    return view.timeline[0].at if view.timeline else datetime.now(timezone.utc)
 
 
 async def plan_run(client: Client, workflow_id: str, new: dict[str, PlaybookDefinition]) -> RunPlan:
