@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
@@ -42,6 +43,10 @@ def build_worker(client: Client, settings: Settings | None = None, **options) ->
 
 async def main() -> None:
     settings = Settings()
+    from csrunner.cli_ops import check_all  # refuse to run on broken playbooks or templates
+    _, problems = check_all(settings)
+    if problems:
+        sys.exit("invalid playbooks or templates, worker not started:\n" + "\n".join(problems))
     worker = build_worker(await connect(settings), settings)
     print(f"worker on task queue '{settings.task_queue}' at {settings.temporal_address}", flush=True)
     await worker.run()

@@ -10,7 +10,8 @@ from email.utils import formataddr, make_msgid
 from pathlib import Path
 
 
-def _name(key: str, suffix: str) -> str:
+def file_name(key: str, suffix: str) -> str:
+    """The outbox file for an idempotency key: one file per message, so a resend overwrites."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", key) + suffix
 
 
@@ -26,14 +27,14 @@ def write_eml(folder: Path, key: str, sender: tuple[str, str], to: str, subject:
     msg["X-Idempotency-Key"] = key
     msg.attach(MIMEText(text, "plain", "utf-8"))
     msg.attach(MIMEText(html, "html", "utf-8"))
-    path = folder / "email" / _name(key, ".eml")
+    path = folder / "email" / file_name(key, ".eml")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(msg.as_bytes())
     return path, msg["Message-ID"]
 
 
 def write_markdown(folder: Path, kind: str, key: str, body: str) -> Path:
-    path = folder / kind / _name(key, ".md")
+    path = folder / kind / file_name(key, ".md")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(body, encoding="utf-8")
     return path

@@ -26,6 +26,10 @@ class Renderer:
             for escape in (False, True)
         }
 
+    def environment(self, autoescape: bool) -> SandboxedEnvironment:
+        """The sandbox itself (the linter parses templates with it)."""
+        return self._env[autoescape]
+
     def template_path(self, name: str, locale: str) -> str:
         for loc in dict.fromkeys((locale, FALLBACK_LOCALE)):
             rel = f"{loc}/{name}.j2"

@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 from temporalio import activity
 
-from csrunner.messages import ScheduleRequest
+from csrunner.messages import Schedule, ScheduleRequest
 
 
-def plan(req: ScheduleRequest) -> dict[str, datetime]:
+def plan(req: ScheduleRequest) -> Schedule:
     zone = ZoneInfo(req.timezone)
     start = req.start.astimezone(zone)
     out = {}
@@ -22,9 +22,10 @@ def plan(req: ScheduleRequest) -> dict[str, datetime]:
             local = datetime.combine(start.date() + timedelta(days=day), time(hh, mm), tzinfo=zone)
             due = max(local, start)  # a time already past today means: now
         out[step_id] = due.astimezone(timezone.utc)
-    return out
+    day0 = datetime.combine(start.date(), time(0, 0), tzinfo=zone)
+    return Schedule(day0=day0.astimezone(timezone.utc), steps=out)
 
 
 @activity.defn
-def plan_schedule(req: ScheduleRequest) -> dict[str, datetime]:
+def plan_schedule(req: ScheduleRequest) -> Schedule:
     return plan(req)

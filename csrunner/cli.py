@@ -147,17 +147,19 @@ for _name, _help in [("approve", "Approve a pending approval step."),
 
 @main.command()
 def validate():
-    """Validate every playbook and template reference; all errors at once, as file:line:column."""
-    settings = Settings()
-    try:
-        catalog = load_catalog(settings.playbooks_dir, settings.templates_dir)
-    except DefinitionError as e:
-        click.echo(str(e), err=True)
+    """Validate every playbook, template (lint) and scoring model; all errors at once, as
+    file:line:column."""
+    from csrunner.cli_ops import check_all
+    ok, problems = check_all(Settings())
+    if problems:
+        click.echo("\n".join(problems), err=True)
         sys.exit(1)
-    for pid, d in sorted(catalog.definitions.items()):
-        click.echo(f"ok  {pid} v{d.version} ({d.content_hash}): {len(d.steps)} steps  [{catalog.files[pid]}]")
+    click.echo("\n".join(ok))
 
 
 # Commands of other areas register here.
 from csrunner.cli_service import serve  # noqa: E402
 main.add_command(serve)
+from csrunner.cli_ops import COMMANDS as _OPS_COMMANDS  # noqa: E402
+for _command in _OPS_COMMANDS:
+    main.add_command(_command)

@@ -177,12 +177,17 @@ def lint_template(renderer: Renderer, name: str, locale: str, kind: str, ctx: di
     """Both passes for one template file (`name` as the Renderer knows it, e.g. slack/escalation)."""
     rel = f"{locale}/{name}.j2"
     path = renderer.templates_dir / rel
-    issues = lint_source(path.read_text(encoding="utf-8"), str(path), ctx, renderer._env[False])
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        return [LintIssue(str(path), 1, f"cannot read: {e}")]
+    # the Renderer's own sandboxed environments (same filters, globals and undefined policy)
+    issues = lint_source(source, str(path), ctx, renderer.environment(False))
     if issues:
         return issues
     try:
         for block in BLOCKS[kind]:
-            tmpl = renderer._env[block == "html"].get_template(rel)
+            tmpl = renderer.environment(block == "html").get_template(rel)
             if block not in tmpl.blocks:
                 article = {"email": "an email", "slack": "a Slack"}[kind]
                 return [LintIssue(str(path), 1, f"missing block '{block}' ({article} template needs: "

@@ -102,6 +102,7 @@ class RunState(Model):
     content_hash: str
     started_at: datetime
     schedule: dict[str, datetime] = {}
+    day0: Optional[datetime] = None  # local midnight of the start date (calendar days count from it)
     cursor: int = 0
     facts: dict[str, Any] = {}
     skip_steps: list[str] = []
@@ -164,6 +165,11 @@ class ScheduleRequest(Model):
     start: datetime
     default_time: str
     steps: list[tuple[str, int, Optional[str]]]  # (step id, day, "HH:MM" or None)
+
+
+class Schedule(Model):
+    day0: datetime  # local midnight of the start date, in UTC: days count from here
+    steps: dict[str, datetime]  # step id → when it is due
 
 
 class EmailRequest(Model):

@@ -27,7 +27,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.outbox import _name as outbox_file  # the outbox's own file naming
+from activities.outbox import file_name as outbox_file
 from activities.schedule import plan
 from csrunner.config import Settings
 from csrunner.definitions import ApprovalStep, PlaybookDefinition
@@ -155,7 +155,7 @@ async def _drive(env, handle: WorkflowHandle, definitions, account, options, sta
                           "overdue, and the run waits at this gate until someone answers.")
         if now - start > timedelta(days=options.max_days):
             return view, f"The preview stops after {options.max_days} days ({where}); the run is still {view.status}."
-        wake = _next_wake(view, definitions, account, start, now, options)
+        wake = _next_wake(view, definitions, account, start, now)
         while (now := await env.get_current_time()) < wake:
             await env.sleep(min(wake - now, timedelta(days=1)))
 
@@ -181,25 +181,21 @@ async def answer_pending(handle, view: RunView, options: Options, now: datetime)
     return acted
 
 
-def _next_wake(view, definitions, account, start, now, options) -> datetime:
+def _next_wake(view, definitions, account, start, now) -> datetime:
     """30 minutes after the next step time, deadline or snooze end; at most a day ahead."""
     defn = definitions[view.playbook]
     handovers = [r.at for r in view.timeline if r.outcome == "handed_over"]
-    began = handovers[-1] if handovers and view.playbook != _chain(view, None)[0] else start
+    began = handovers[-1] if handovers else start  # the current playbook began at the last handover
     times = plan(ScheduleRequest(timezone=account.timezone, start=began, default_time=defn.default_time,
-                                 steps=[(s.id, s.day, s.at) for s in defn.steps])).values()
+                                 steps=[(s.id, s.day, s.at) for s in defn.steps])).steps.values()
     marks = [*times, *(p.due_at for p in view.pending if p.due_at), *(p.snoozed_until for p in view.pending
                                                                       if p.snoozed_until)]
     marks = [m + ANSWER_AFTER for m in marks] + [p.opened_at + ANSWER_AFTER for p in view.pending]
     return min([m for m in marks if m > now] + [now + timedelta(days=1)])
 
 
-def _chain(view: RunView, first: Optional[str]) -> list[str]:
-    chain = [first] if first else []
-    for r in view.timeline:
-        if r.outcome == "handed_over":
-            chain.append(r.detail["playbook"])
-    return chain or [view.playbook]
+def _chain(view: RunView, first: str) -> list[str]:
+    return [first, *(r.detail["playbook"] for r in view.timeline if r.outcome == "handed_over")]
 
 
 def _where(view: RunView, start: datetime, tz: ZoneInfo) -> str:
@@ -249,9 +245,8 @@ def _fill(row: Row, r, step, account: Account, outbox: Path, key: str) -> None:
         row.to = _who(account, d.get("assignee", ""))
         row.what = (step.title if step is not None and step.title else r.step_id)
         row.outcome = "asked" if r.outcome == "requested" else "created"
-        name = f"{key}:request.md" if r.kind == "approval" else f"{key}.md"
-        folder = outbox / ("slack" if r.kind == "approval" else "tasks")
-        row.body = _read(folder / outbox_file(name.removesuffix(".md"), ".md"))
+        row.body = _read(outbox / "slack" / outbox_file(f"{key}:request", ".md") if r.kind == "approval"
+                         else outbox / "tasks" / outbox_file(key, ".md"))
     elif r.outcome == "escalated":
         row.channel, row.to, row.what = "Slack", _who(account, d.get("to", "")), f"escalation: {r.reason}"
         row.body = _read(outbox / "slack" / outbox_file(key, ".md"))
@@ -355,7 +350,7 @@ def to_html(p: Preview) -> str:
             rows.append(f"<tr><td colspan='7'><details><summary>message</summary><pre>{e(r.body)}</pre>"
                         "</details></td></tr>")
     head = "".join(f"<th>{e(c)}</th>" for c in COLUMNS)
-    intro = "".join(f"<p>{e(t)}</p>" for t in _intro(p)[:2])
+    intro = "".join(f"<p>{e(t.replace('`', ''))}</p>" for t in _intro(p)[:2])
     gates = "".join(f"<li>{e(g)}</li>" for g in p.gates) or "<li>none</li>"
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>Preview: {e(p.playbook)}</title><style>"
             "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"

@@ -8,8 +8,14 @@ from temporalio.exceptions import ApplicationError
 
 from csrunner.catalog import Catalog
 from csrunner.config import Settings
+from csrunner.versions import Registry
 from csrunner.messages import Account, Action, PlaybookInput, RunView
 from workflows.playbook import PlaybookWorkflow
+
+
+def live(settings: Settings, catalog: Catalog) -> Catalog:
+    """New runs start on the published version of each playbook (the file's own if never published)."""
+    return Registry(settings.playbooks_dir / ".published").live(catalog)
 
 
 class ActionRefused(ValueError):
@@ -28,7 +34,7 @@ async def start_run(client: Client, settings: Settings, catalog: Catalog, accoun
     try:
         await client.start_workflow(
             PlaybookWorkflow.run, PlaybookInput(account=account, playbook=playbook,
-                                                definitions=catalog.bundle(playbook)),
+                                                definitions=live(settings, catalog).bundle(playbook)),
             id=wid, task_queue=settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
     except WorkflowAlreadyStartedError:

@@ -15,8 +15,26 @@ from csrunner.definitions import PlaybookDefinition
 SCHEMA_PATH = REPO_ROOT / "playbooks" / "playbook.schema.json"
 
 
+def _form(**props) -> dict:
+    return {"type": "object", "properties": {"fact": {"type": "string"}, **props},
+            "required": ["fact", next(iter(props))], "additionalProperties": False}
+
+
+#: Models whose YAML form differs from their fields (a before-validator rewrites it): what a
+#: person writes. The test that the shipped playbooks pass the schema keeps these honest.
+INPUT_FORMS = {
+    "Condition": {"description": "Run the step only when a run fact equals (or does not equal) a value, "
+                                 "e.g. {fact: first_value_reached, not_equals: true}.",
+                  "oneOf": [_form(equals={}), _form(not_equals={}),
+                            _form(op={"enum": ["equals", "not_equals"]}, value={})]},
+}
+
+
 def playbook_schema() -> dict:
     schema = PlaybookDefinition.model_json_schema(mode="validation")
+    for name, form in INPUT_FORMS.items():
+        if name in schema.get("$defs", {}):
+            schema["$defs"][name] = form
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "title": "Customer-success playbook",
             "description": "A playbook: steps at day offsets (email, slack, task, wait, approval, "

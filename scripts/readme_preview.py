@@ -23,13 +23,16 @@ START, END = "<!-- preview:start -->", "<!-- preview:end -->"
 PLAYBOOK, ACCOUNT = "onboarding", ROOT / "examples" / "acme.yaml"
 
 
-async def generate(env=None) -> str:
-    """The preview's Markdown (env: a running time-skipping environment to reuse, e.g. in tests)."""
+async def generate_preview(env=None):
+    """The preview itself (env: a running time-skipping environment to reuse, e.g. in tests)."""
     catalog = load_catalog(ROOT / "playbooks", ROOT / "email_templates")
     account = load_account(ACCOUNT, load_team(ROOT / "team.yaml"))
-    result = await preview(catalog.bundle(PLAYBOOK), PLAYBOOK, account, Options(),
-                           templates_dir=ROOT / "email_templates", env=env)
-    return to_markdown(result)
+    return await preview(catalog.bundle(PLAYBOOK), PLAYBOOK, account, Options(),
+                         templates_dir=ROOT / "email_templates", env=env)
+
+
+async def generate(env=None) -> str:
+    return to_markdown(await generate_preview(env))
 
 
 def section(markdown: str) -> str:

@@ -213,13 +213,13 @@ playbooks = st.fixed_dictionaries({"id": values | st.just("x"), "name": values, 
                                   optional={"version": values, "default_time": values, "extra": values})
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(st.text(max_size=300))
 def test_fuzz_random_text(text):
     _loads(text)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(st.one_of(values, playbooks))
 def test_fuzz_random_structures(data):
     _loads(yaml.safe_dump(data, allow_unicode=True))
@@ -228,7 +228,7 @@ def test_fuzz_random_structures(data):
 ONBOARDING = (REPO_ROOT / "playbooks" / "onboarding.yaml").read_text().splitlines(keepends=True)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(st.lists(st.tuples(st.integers(0, len(ONBOARDING) - 1), st.sampled_from(["drop", "dup", "cut", "junk"]),
                           st.text(max_size=6)), min_size=1, max_size=4))
 def test_fuzz_mutated_onboarding(edits):
@@ -248,7 +248,7 @@ def test_fuzz_mutated_onboarding(edits):
     _loads("".join(lines))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(playbooks, min_size=1, max_size=3))
 def test_fuzz_whole_catalog(books):
     with tempfile.TemporaryDirectory() as folder:

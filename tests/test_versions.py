@@ -3,21 +3,23 @@ migration of one run, the refusals (with their reasons), and the registry of who
 from __future__ import annotations
 
 import asyncio
+import functools
 import shutil
 import uuid
 from datetime import timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import pytest_asyncio
 import yaml
+from click.testing import CliRunner
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from csrunner.accounts import load_account, load_team
 from csrunner.catalog import load_catalog
+from csrunner.cli import main
 from csrunner.config import REPO_ROOT, Settings
 from csrunner.messages import Migration, PlaybookInput
 from csrunner.preview import Options, advance_to_local, answer_pending
@@ -25,6 +27,9 @@ from csrunner.temporal import SEARCH_ATTRIBUTE_KEYS, dev_server_path
 from csrunner.versions import Registry, find_runs, migrate, visibility_query
 from worker import build_worker
 from workflows.playbook import PlaybookWorkflow
+
+# Temporal's sandbox notes modules that load lazily (email_validator): harmless here.
+pytestmark = pytest.mark.filterwarnings("ignore:Module .* was imported after initial workflow load")
 
 MADRID = ZoneInfo("Europe/Madrid")
 PEOPLE = Options(approvals="approve", tasks="complete")  # the CSM answers within 12 hours
@@ -196,7 +201,7 @@ def test_visibility_query_text():
         "AND AccountId IN ('acme', 'o\\'neil')")
 
 
-async def test_runs_are_selected_through_visibility(files, tmp_path):
+async def test_runs_are_selected_through_visibility(files, tmp_path, monkeypatch):
     """The dev server (the time-skipping one has no visibility): find runs by playbook and account."""
     playbooks, templates = files
     settings = Settings(data_dir=tmp_path / "data", task_queue=f"tq-{uuid.uuid4().hex}", templates_dir=templates,
@@ -221,5 +226,39 @@ async def test_runs_are_selected_through_visibility(files, tmp_path):
             v2 = load_catalog(playbooks, templates).bundle("onboarding")
             (plan,) = await migrate(local.client, found, v2, "olga", "", None, dry_run=True)
             assert (plan.ok, plan.why) == (True, "continues at 'day1-data-email' in v2")
+            # the same through `csr migrate` (in a thread: the command runs its own event loop)
+            monkeypatch.setenv("TEMPORAL_ADDRESS", local.client.service_client.config.target_host)
+            monkeypatch.setenv("PLAYBOOKS_DIR", str(playbooks))
+            monkeypatch.setenv("TEMPLATES_DIR", str(templates))
+            registry = tmp_path / "published"
+            csr = functools.partial(asyncio.to_thread, CliRunner().invoke, main)
+            dry = await csr(["migrate", "onboarding", "--as", "olga", "--account", "acme-b", "--dry-run",
+                             "--registry", str(registry)])
+            assert "playbook:acme-b:onboarding (acme-b, day 0, v1 " in dry.output, dry.output
+            assert "would move: continues at 'day1-data-email' in v2" in dry.output
+            assert "1 run(s) (dry run: nothing changed)" in dry.output and not registry.exists()
+            done = await csr(["migrate", "onboarding", "--as", "olga", "--run", "playbook:acme-b:onboarding",
+                              "--registry", str(registry), "--reason", "new day-3 email"])
+            assert "moved  playbook:acme-b:onboarding: moved: continues at 'day1-data-email' in v2" in done.output
+            assert (await handles[1].query(PlaybookWorkflow.view)).version == 2
+            history = await csr(["published", "--registry", str(registry)])
+            assert "migrate  playbook:acme-b:onboarding  v1 " in history.output and "by olga applied" in history.output
             for h in handles:
                 await h.terminate("test over")
+
+
+def test_csr_publish(files, tmp_path, monkeypatch):
+    playbooks, templates = files
+    monkeypatch.setenv("PLAYBOOKS_DIR", str(playbooks))
+    monkeypatch.setenv("TEMPLATES_DIR", str(templates))
+    registry = ["--registry", str(tmp_path / "published")]
+    first = CliRunner().invoke(main, ["publish", "--as", "olga", *registry])
+    assert first.exit_code == 0 and "onboarding: published v1 " in first.output and "(first version)" in first.output
+    (playbooks / "onboarding.yaml").write_text(onboarding_v2().replace("version: 2", "version: 1"))
+    refused = CliRunner().invoke(main, ["publish", "onboarding", "--as", "olga", *registry])
+    assert refused.exit_code == 1 and "but the version is still 1: raise `version:` above 1" in refused.output
+    (playbooks / "onboarding.yaml").write_text(onboarding_v2().replace("template: onboarding_day3_tips",
+                                                                       "template: onboarding_day3_tip"))
+    invalid = CliRunner().invoke(main, ["publish", "--as", "olga", *registry])
+    assert invalid.exit_code == 1 and "nothing published:" in invalid.output
+    assert "unknown template 'onboarding_day3_tip'" in invalid.output

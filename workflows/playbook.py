@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from csrunner.definitions import ApprovalStep, EmailStep, PlaybookDefinition
     from csrunner.messages import (Action, EmailRequest, EmailResult, Migration, Pending,
                                    PlaybookInput, RenderedEmail, RunState, RunView,
-                                   ScheduleRequest, StepRecord)
+                                   Schedule, ScheduleRequest, StepRecord)
     from csrunner.migration import plan_migration
     from workflows import common
     from workflows.common import ACTIONS_FOR
@@ -44,9 +44,8 @@ class PlaybookWorkflow:
     async def run(self, inp: PlaybookInput) -> RunView:
         st = self.state
         if not st.schedule:
-            st.schedule = await workflow.execute_local_activity(
-                "plan_schedule", self._schedule_request(self.defn), result_type=dict[str, datetime],
-                start_to_close_timeout=timedelta(seconds=10))
+            plan = await self._plan(self.defn)
+            st.schedule, st.day0 = plan.steps, plan.day0
         for p in st.pending.values():
             self._watch(p.step_id)
         try:
@@ -234,9 +233,7 @@ class PlaybookWorkflow:
     async def migrate(self, m: Migration) -> RunView:
         new, st = m.definitions[self.defn.id], self.state
         plan = plan_migration(st, self.defn, new, self.current)
-        schedule = await workflow.execute_local_activity(
-            "plan_schedule", self._schedule_request(new), result_type=dict[str, datetime],
-            start_to_close_timeout=timedelta(seconds=10))
+        schedule = (await self._plan(new)).steps
         self._record(plan.resume_at, "run", "migrated", actor=m.actor, reason=m.reason, detail={
             "from": f"v{self.defn.version} {st.content_hash}", "to": f"v{new.version} {new.content_hash}"})
         self.inp.definitions = {**self.inp.definitions, **m.definitions}
@@ -291,10 +288,11 @@ class PlaybookWorkflow:
             return {"title": f"(preview failed: {common.reason(e)})"}
         return {"to": mail.to, "subject": mail.subject, "text": mail.text}
 
-    def _schedule_request(self, defn: PlaybookDefinition) -> ScheduleRequest:
-        return ScheduleRequest(timezone=self.inp.account.timezone, start=self.state.started_at,
-                               default_time=defn.default_time,
-                               steps=[(s.id, s.day, s.at) for s in defn.steps])
+    async def _plan(self, defn: PlaybookDefinition) -> Schedule:
+        req = ScheduleRequest(timezone=self.inp.account.timezone, start=self.state.started_at,
+                              default_time=defn.default_time, steps=[(s.id, s.day, s.at) for s in defn.steps])
+        return await workflow.execute_local_activity(
+            "plan_schedule", req, result_type=Schedule, start_to_close_timeout=timedelta(seconds=10))
 
     def _email_request(self, step: EmailStep, contact) -> EmailRequest:
         return EmailRequest(key=self.key(step.id), account=self.inp.account, contact=contact,
@@ -332,7 +330,8 @@ class PlaybookWorkflow:
                 "workflow_id": workflow.info().workflow_id}
 
     def _day(self) -> int:
-        return (workflow.now() - self.state.started_at) // timedelta(days=1)
+        """The playbook's calendar day in the account's timezone (day 0 is the start date)."""
+        return (workflow.now() - (self.state.day0 or self.state.started_at)) // timedelta(days=1)
 
     def _record(self, step_id: str, kind: str, outcome: str, actor: str = "playbook",
                 reason: str = "", detail: Optional[dict] = None) -> None:

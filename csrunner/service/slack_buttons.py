@@ -75,7 +75,8 @@ async def interactions(request: Request):
     payload = _payload(raw)
     if payload.get("type") != "block_actions":
         return SlackAnswer(ok=True, text=f"ignored: {payload.get('type')!r} interactions are not used")
-    actions = [a for a in payload.get("actions") or [] if isinstance(a, dict) and a.get("action_id") in BUTTONS]
+    raw_actions = payload.get("actions") if isinstance(payload.get("actions"), list) else []
+    actions = [a for a in raw_actions if isinstance(a, dict) and a.get("action_id") in BUTTONS]
     if not actions:
         return SlackAnswer(ok=True, text="ignored: no approval button in this interaction")
     user = payload.get("user") if isinstance(payload.get("user"), dict) else {}

@@ -19,6 +19,7 @@ class Service:
         self.settings, self.config = settings, config
         self._client, self._owns_client = client, client is None
         self._lock = asyncio.Lock()
+        self.queries = asyncio.Semaphore(16)  # concurrent `view` queries (the inbox lists many runs)
         self._team: Team | None = None
         self._team_mtime: float | None = None
 

@@ -16,7 +16,6 @@ from csrunner.service.models import ACCOUNT_ID, ActResult, PendingItem, Timeline
 from workflows.common import CSM_ID
 
 LIST_LIMIT = 500  # runs scanned per listing; the inbox is for people, not for bulk export
-_QUERIES = asyncio.Semaphore(16)  # concurrent `view` queries per process
 
 
 def _quote(value: str) -> str:
@@ -34,7 +33,7 @@ async def _views(svc, query: str, what: str) -> list[tuple[str, str, RunView]]:
             found.append((wf.id, wf.typed_search_attributes.get(CSM_ID) or "", wf.status))
 
     async def one(wid, csm, status):
-        async with _QUERIES:
+        async with svc.queries:  # bounded fan-out of `view` queries
             try:
                 async with temporal_call(svc, f"reading {wid}"):
                     return wid, csm, await view(client, wid)

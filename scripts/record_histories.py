@@ -1,0 +1,197 @@
+"""Re-record the workflow histories that tests/test_replay.py replays.
+
+    python scripts/record_histories.py              # every scenario
+    python scripts/record_histories.py journey      # only the named ones
+
+Each scenario drives the shipped workflows on a time-skipping test server (outbox mode) and writes
+`(await handle.fetch_history()).to_json()` for every run (continue-as-new makes one per playbook)
+to tests/histories/, listed in tests/histories/index.json with its workflow id.
+
+Re-record only to add a NEW shape of history (a new step kind, a new scenario). Never re-record to
+make a failing replay pass: a failing replay means runs in flight would break; make the change
+with workflow.patched() or worker versioning instead (docs/changing-workflows.md).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from csrunner import journeys  # noqa: E402
+from csrunner.accounts import load_account, load_team  # noqa: E402
+from csrunner.catalog import load_catalog  # noqa: E402
+from csrunner.config import Settings  # noqa: E402
+from csrunner.messages import Action, Migration, PlaybookInput  # noqa: E402
+from csrunner.preview import advance_to_local, start_server  # noqa: E402
+from worker import build_worker  # noqa: E402
+from workflows.playbook import PlaybookWorkflow  # noqa: E402
+
+OUT = ROOT / "tests" / "histories"
+MADRID = ZoneInfo("Europe/Madrid")
+
+
+class Scene:
+    """A run on the test clock: `at(day, "HH:MM")` moves time; `act` answers as a person."""
+
+    def __init__(self, env, start):
+        self.env, self.start, self.handle = env, start, None
+
+    async def at(self, day: int, hhmm: str) -> None:
+        h, m = map(int, hhmm.split(":"))
+        target = self.start.astimezone(MADRID).replace(hour=h, minute=m) + timedelta(days=day)
+        while (now := await self.env.get_current_time()) < target:
+            await self.env.sleep(min(target - now, timedelta(days=1)))
+
+    async def act(self, step: str, action: str, actor: str = "maria", **kw) -> None:
+        await self.handle.execute_update(PlaybookWorkflow.act, Action(step_id=step, action=action, actor=actor, **kw))
+
+    async def complete_all(self, actor: str = "maria", value: bool = True) -> None:
+        for p in (await self.handle.query(PlaybookWorkflow.view)).pending:
+            if p.kind == "task":
+                await self.act(p.step_id, "complete", actor, value=value if p.records else None)
+
+
+def _account():
+    return load_account(ROOT / "examples" / "acme.yaml", load_team(ROOT / "team.yaml"))
+
+
+def _catalog():
+    return load_catalog(ROOT / "playbooks", ROOT / "email_templates")
+
+
+async def _start(env, settings, scene_id: str, account) -> Scene:
+    scene = Scene(env, await advance_to_local(env, MADRID, "10:00"))
+    scene.handle = await env.client.start_workflow(
+        PlaybookWorkflow.run, PlaybookInput(account=account, playbook="onboarding",
+                                            definitions=_catalog().bundle("onboarding"), search_attributes=False),
+        id=f"history:{scene_id}", task_queue=settings.task_queue)
+    return scene
+
+
+async def onboarding_full(env, settings) -> None:
+    """Onboarding then scaling: a task deadline escalation, snoozes (task and approval, with the
+    reminder), a reassign, an approval, a migration to a v2, first value 'no' (the at-risk branch)."""
+    s = await _start(env, settings, "onboarding-full", _account())
+    await s.at(1, "11:00")  # the kickoff task escalated to the manager at 10:00
+    await s.act("day0-kickoff", "complete")
+    await s.act("day1-data-task", "snooze", until=s.start + timedelta(days=2, hours=2))
+    await s.at(2, "13:00")
+    await s.act("day1-data-task", "complete")
+    await s.act("day2-segments-task", "reassign", assignee="manager")
+    await s.act("day2-segments-task", "complete", actor="carlos")
+    for day in (3, 4):
+        await s.at(day, "10:00")
+        await s.complete_all()
+    await s.act("day4-approve", "snooze", until=s.start + timedelta(days=4, hours=5))
+    await s.at(4, "16:00")  # reminded at 15:00
+    await s.act("day4-approve", "approve", reason="looks good")
+    await s.at(4, "17:00")
+    v2 = _catalog().bundle("onboarding")
+    data = v2["onboarding"].model_dump(mode="json", exclude_defaults=True)
+    data["version"] = 2
+    data["steps"] = [dict(st, title="Day 5: send, monitor and report") if st["id"] == "day5-send-task" else st
+                     for st in data["steps"]]
+    v2["onboarding"] = type(v2["onboarding"]).model_validate(data)
+    await s.handle.execute_update(PlaybookWorkflow.migrate, Migration(definitions=v2, actor="olga", reason="title"))
+    for day in range(5, 16):
+        await s.at(day, "10:00")
+        await s.complete_all(value=False)  # day 7: first value not reached
+    await s.at(23, "10:00")
+    await _save(env, s.handle, "onboarding-full")
+
+
+async def onboarding_deadline_skip(env, settings) -> None:
+    """Nobody answers the day-4 approval: manager, then executive, then overdue; the manager then
+    skips it, so the pilot email is skipped. Recorded up to the handover."""
+    s = await _start(env, settings, "onboarding-deadline-skip", _account())
+    for day in range(0, 8):
+        await s.at(day, "10:00")
+        await s.complete_all()
+        if day == 7:  # the approval climbed to the executive and is overdue by now
+            await s.act("day4-approve", "skip", actor="carlos", reason="too late for this pilot")
+    await s.at(8, "10:00")
+    await _save(env, s.handle, "onboarding-deadline-skip", last=1)
+
+
+async def journey(env, settings) -> None:
+    """The account journey: deal closed (onboarding and NPS plays start), a health score, an NPS
+    answer, the CSM answering what is pending each day."""
+    account = _account().model_copy(update={"id": "acme-journey"})
+    start = await advance_to_local(env, MADRID, "10:00")
+    scene = Scene(env, start)
+    wid, _ = await journeys.deal_closed(env.client, settings, account, "deal-history")
+    for day in range(0, 12):
+        await scene.at(day, "12:00")
+        view = await journeys.journey_view(env.client, account.id)
+        for play in (p for p in view.plays if p.status == "running"):
+            scene.handle = env.client.get_workflow_handle(play.workflow_id)
+            await scene.complete_all()
+            for p in (await scene.handle.query(PlaybookWorkflow.view)).pending:
+                await scene.act(p.step_id, "approve")
+        if day == 9:
+            await journeys.push_score(env.client, settings, account.id, score=85, source="nightly feed")
+        if day == 10:
+            await journeys.push_nps(env.client, settings, account.id, 9, "Going well")
+    handle = env.client.get_workflow_handle(wid)
+    await _save(env, handle, "journey", what="AccountJourneyWorkflow")
+    for play in (await journeys.journey_view(env.client, account.id)).plays:
+        await _terminate(env.client.get_workflow_handle(play.workflow_id))
+
+
+SCENARIOS = {"onboarding-full": onboarding_full, "onboarding-deadline-skip": onboarding_deadline_skip,
+             "journey": journey}
+
+
+async def _save(env, handle, name: str, last: int | None = None, what: str = "PlaybookWorkflow") -> None:
+    """Every run of the chain (following continue-as-new), then stop what is still running."""
+    index_path = OUT / "index.json"
+    index = json.loads(index_path.read_text()) if index_path.is_file() else {}
+    index = {k: v for k, v in index.items() if not k.startswith(f"{name}-")}
+    run_id, n = handle.first_execution_run_id or handle.run_id, 0
+    if run_id is None:
+        run_id = (await handle.describe()).run_id
+    while run_id and (last is None or n < last):
+        history = await env.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+        n += 1
+        attrs = history.events[0].workflow_execution_started_event_attributes
+        file = f"{name}-{n}.json"
+        (OUT / file).write_text(history.to_json() + "\n")
+        index[file] = {"workflow_id": handle.id, "workflow": attrs.workflow_type.name or what,
+                       "events": len(history.events)}
+        end = history.events[-1]
+        run_id = (end.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+                  if end.HasField("workflow_execution_continued_as_new_event_attributes") else None)
+    index_path.write_text(json.dumps(dict(sorted(index.items())), indent=2) + "\n")
+    await _terminate(env.client.get_workflow_handle(handle.id))
+    print(f"{name}: {n} run(s) recorded")
+
+
+async def _terminate(handle) -> None:
+    if (await handle.describe()).status.name == "RUNNING":
+        await handle.terminate("recording over")
+
+
+async def main(names: list[str]) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    async with await start_server() as env:
+        for name in names or list(SCENARIOS):
+            with tempfile.TemporaryDirectory() as tmp:
+                settings = Settings(data_dir=Path(tmp), task_queue=f"record-{uuid.uuid4().hex}",
+                                    sendgrid_api_key="", slack_bot_token="")
+                async with build_worker(env.client, settings):
+                    await SCENARIOS[name](env, settings)
+
+
+if __name__ == "__main__":
+    unknown = set(sys.argv[1:]) - set(SCENARIOS)
+    if unknown:
+        sys.exit(f"unknown scenario(s): {', '.join(sorted(unknown))} (known: {', '.join(SCENARIOS)})")
+    asyncio.run(main(sys.argv[1:]))
