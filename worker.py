@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.email import EmailActivities
 from activities.journey import JourneyActivities
@@ -34,8 +35,16 @@ def activities_for(settings: Settings) -> list:
             journey.load_definitions, journey.load_scoring_model]
 
 
+#: Pure data modules the sandbox may share between runs instead of re-importing them for each
+#: (they hold no state and do no I/O when imported by workflows). Workflow code stays sandboxed.
+PASSTHROUGH = ("pydantic", "pydantic_core", "annotated_types", "typing_inspection", "email_validator",
+               "idna", "csrunner")
+
+
 def build_worker(client: Client, settings: Settings | None = None, **options) -> Worker:
     settings = settings or Settings()
+    options.setdefault("workflow_runner", SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)))
     return Worker(client, task_queue=settings.task_queue, workflows=WORKFLOWS,
                   activities=activities_for(settings),
                   activity_executor=ThreadPoolExecutor(max_workers=32), **options)
