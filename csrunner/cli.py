@@ -163,3 +163,6 @@ main.add_command(serve)
 from csrunner.cli_ops import COMMANDS as _OPS_COMMANDS  # noqa: E402
 for _command in _OPS_COMMANDS:
     main.add_command(_command)
+from csrunner.cli_journey import COMMANDS as _JOURNEY_COMMANDS  # noqa: E402
+for _command in _JOURNEY_COMMANDS:
+    main.add_command(_command)

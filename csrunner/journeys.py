@@ -146,7 +146,10 @@ async def deal_closed(client: Client, settings: Settings, account: Account, deal
     token = uuid.uuid4().hex
     msg = DealClosed(account=account, deal_id=deal_id, closed_at=_check_at(closed_at, "closed_at"), token=token)
     handle = await _send(client, settings, account.id, "deal_closed", msg)
-    if handle.first_execution_run_id:  # this call started the workflow: its deal is the first
+    # The SDK keeps the server's answer; `started` says this call created the journey (then its
+    # deal is the first). Otherwise the journey says which call recorded the deal first.
+    resp = getattr(handle, "_start_workflow_response", None)
+    if resp is not None and getattr(resp, "started", False):
         return handle.id, True
     rec = await _deal_record(handle, deal_id)
     return handle.id, bool(rec and rec.token == token and rec.started_lifecycle)
@@ -190,8 +193,8 @@ async def push_expansion_signal(client: Client, settings: Settings, account_id: 
 
 
 async def journey_view(client: Client, account_id: str) -> JourneyView:
-    handle = client.get_workflow_handle(journey_id(check_account_id(account_id)))
-    return await handle.query(AccountJourneyWorkflow.view)
+    wid = journey_id(check_account_id(account_id))
+    return await client.get_workflow_handle(wid).query(AccountJourneyWorkflow.view)
 
 
 # --- CSV import --------------------------------------------------------------------------------

@@ -49,6 +49,8 @@ class LifecycleRules(BaseModel):
     #: 10,240) or this many signals in one run (the hard limit is 10,000 per run).
     history_budget: int = Field(2000, ge=100)
     signal_budget: int = Field(1500, ge=10)
+    #: updates handled in one workflow task before it yields (keeps each task well under 2 s)
+    handle_per_task: int = Field(200, ge=1)
 
 
 RULES = LifecycleRules()

@@ -58,22 +58,29 @@ class AccountJourneyWorkflow:
         self._publish()
         while True:
             await workflow.wait_condition(lambda: bool(st.inbox) or self.onboarding_over)
-            while st.inbox:
+            handled = 0
+            while st.inbox and not self._continue_as_new_reason():
                 self.handling = True
                 await self._handle(st.inbox.pop(0))
                 self.handling = False
+                handled += 1
+                if handled % self.rules.handle_per_task == 0:
+                    # A flood of updates: end this workflow task (the SDK's deadlock detector
+                    # allows 2 s per task); the count makes the pause deterministic on replay.
+                    await workflow.sleep(timedelta(milliseconds=1), summary="let the task end")
             if self.onboarding_over:
                 self.onboarding_over = False
                 await self._retention(speak=True)
-            info = workflow.info()
-            why = lifecycle.continue_as_new_reason(self.rules, info.get_current_history_length(),
-                                                   self.signals, info.is_continue_as_new_suggested())
-            if why:
+            if self._continue_as_new_reason():
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                if not st.inbox:
-                    st.runs += 1
-                    workflow.continue_as_new(JourneyInput(account_id=st.account_id, state=st,
-                                                          search_attributes=inp.search_attributes))
+                st.runs += 1  # what is still in the inbox travels in the state
+                workflow.continue_as_new(JourneyInput(account_id=st.account_id, state=st,
+                                                      search_attributes=inp.search_attributes))
+
+    def _continue_as_new_reason(self) -> Optional[str]:
+        info = workflow.info()
+        return lifecycle.continue_as_new_reason(self.rules, info.get_current_history_length(),
+                                                self.signals, info.is_continue_as_new_suggested())
 
     # --- signals: queue only ------------------------------------------------------------------
 
@@ -210,7 +217,7 @@ class AccountJourneyWorkflow:
             self._preempt(by_id[wid], d.note)
         if d.start:
             await self._start(slot, d.start, d.note, facts)
-        elif not d.quiet and (speak or d.preempt):
+        elif not d.quiet and speak and not d.preempt:  # a preemption already says why
             self._event("decision", d.note)
 
     async def _start(self, slot: str, playbook: str, reason: str, facts: Optional[dict] = None) -> Optional[PlayRun]:
