@@ -3,11 +3,16 @@ used when no SendGrid key / Slack token is configured."""
 from __future__ import annotations
 
 import re
+from email.charset import BASE64, Charset
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, make_msgid
 from pathlib import Path
+
+
+UTF8 = Charset("utf-8")
+UTF8.header_encoding = BASE64  # fixed: choosing the shortest encoding costs more than the mail
 
 
 def file_name(key: str, suffix: str) -> str:
@@ -20,9 +25,9 @@ def write_eml(folder: Path, key: str, sender: tuple[str, str], to: str, subject:
     # compat32 MIME classes: a valid multipart/alternative message, several times faster to
     # build than EmailMessage's header registry (this is on every send in outbox mode).
     msg = MIMEMultipart("alternative")
-    msg["From"] = formataddr(sender, charset="utf-8")
+    msg["From"] = formataddr(sender, charset=UTF8)
     msg["To"] = to
-    msg["Subject"] = Header(subject, "utf-8")
+    msg["Subject"] = Header(subject, UTF8)
     msg["Message-ID"] = make_msgid(domain="outbox.local")
     msg["X-Idempotency-Key"] = key
     msg.attach(MIMEText(text, "plain", "utf-8"))

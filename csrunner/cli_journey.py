@@ -62,7 +62,7 @@ async def score_command(account_id, score, metrics_file, at, source):
 
     The journey scores it, evaluates the escalation triggers and starts or preempts plays. An
     account whose deal has not closed yet keeps the update until it does."""
-    from csrunner.journeys import push_score
+    from csrunner.journeys import check_account_id, push_score, score_update
     metrics = None
     if metrics_file is not None:
         try:
@@ -72,6 +72,8 @@ async def score_command(account_id, score, metrics_file, at, source):
     settings = Settings()
     if (score is None) == (metrics is None):
         raise ValueError("give exactly one of --score or --metrics")
+    check_account_id(account_id)
+    score_update(settings, score=score, metrics=metrics, at=_when(at), source=source)  # before connecting
     wid = await push_score(await _client(settings), settings, account_id, score=score, metrics=metrics,
                            at=_when(at), source=source)
     console.print(f"sent to [bold]{wid}[/bold]")
@@ -86,9 +88,10 @@ async def score_command(account_id, score, metrics_file, at, source):
 async def nps_command(account_id, score, comment, at):
     """Record an NPS answer (SCORE 0-10) for ACCOUNT_ID: 0-6 starts the recovery play, 9-10 after
     measurable ROI gets the referral / case-study ask."""
-    from csrunner.journeys import push_nps
+    from csrunner.journeys import nps_answer, push_nps
     from csrunner.lifecycle import nps_category
     settings = Settings()
+    nps_answer(account_id, score, comment, _when(at))  # checked before connecting
     wid = await push_nps(await _client(settings), settings, account_id, score, comment, _when(at))
     console.print(f"sent to [bold]{wid}[/bold] ({nps_category(score)})")
 
@@ -101,8 +104,9 @@ async def nps_command(account_id, score, comment, at):
 async def expansion_command(account_id, signal, detail):
     """Send an expansion SIGNAL (e.g. team_growth) for ACCOUNT_ID: a healthy account enters the
     4-week expansion play."""
-    from csrunner.journeys import push_expansion_signal
+    from csrunner.journeys import expansion_signal, push_expansion_signal
     settings = Settings()
+    expansion_signal(account_id, signal, detail)  # checked before connecting
     wid = await push_expansion_signal(await _client(settings), settings, account_id, signal, detail)
     console.print(f"sent to [bold]{wid}[/bold]")
 

@@ -149,6 +149,9 @@ class JourneyView(Model):
     account_name: str = ""
     csm_id: str = ""
     closed_at: Optional[datetime] = None
+    #: The journey's clock when it last did something (a query does not move it): lifecycle_day
+    #: and phase are as of then.
+    as_of: Optional[datetime] = None
     lifecycle_day: Optional[int] = None
     phase: Literal["waiting_for_deal", "onboarding", "lifecycle"]
     deals: list[DealRecord] = []

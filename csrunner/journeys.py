@@ -100,6 +100,19 @@ def score_update(settings: Settings, *, score: Any = None, metrics: Any = None, 
                        source=_check_text(source, "source", 200))
 
 
+def nps_answer(account_id: Any, score: Any, comment: Any = "", at: Any = None) -> NpsAnswer:
+    check_account_id(account_id)
+    if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= 10:
+        raise ValueError(f"score must be a whole number from 0 to 10 (NPS), got {score!r}")
+    return NpsAnswer(score=score, comment=_check_text(comment, "comment", 2000), at=_check_at(at))
+
+
+def expansion_signal(account_id: Any, signal: Any, detail: Any = "") -> ExpansionSignal:
+    check_account_id(account_id)
+    return ExpansionSignal(signal=_check_text(signal, "signal", 200, required=True),
+                           detail=_check_text(detail, "detail", 2000))
+
+
 # --- sending -----------------------------------------------------------------------------------
 
 
@@ -177,18 +190,13 @@ async def push_score(client: Client, settings: Settings, account_id: str, *, sco
 
 async def push_nps(client: Client, settings: Settings, account_id: str, score: int, comment: str = "",
                    at: datetime | None = None) -> str:
-    check_account_id(account_id)
-    if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= 10:
-        raise ValueError(f"score must be a whole number from 0 to 10 (NPS), got {score!r}")
-    msg = NpsAnswer(score=score, comment=_check_text(comment, "comment", 2000), at=_check_at(at))
+    msg = nps_answer(account_id, score, comment, at)
     return (await _send(client, settings, account_id, "nps", msg)).id
 
 
 async def push_expansion_signal(client: Client, settings: Settings, account_id: str, signal: str,
                                 detail: str = "") -> str:
-    check_account_id(account_id)
-    msg = ExpansionSignal(signal=_check_text(signal, "signal", 200, required=True),
-                          detail=_check_text(detail, "detail", 2000))
+    msg = expansion_signal(account_id, signal, detail)
     return (await _send(client, settings, account_id, "expansion", msg)).id
 
 
@@ -277,7 +285,7 @@ class ImportSummary:
 async def _try_view(client: Client, account_id: str) -> Optional[JourneyView]:
     try:
         return await client.get_workflow_handle(journey_id(account_id)).query(
-            AccountJourneyWorkflow.view, rpc_timeout=timedelta(seconds=10))
+            AccountJourneyWorkflow.view, rpc_timeout=timedelta(seconds=3))
     except Exception:
         return None
 

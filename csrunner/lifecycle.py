@@ -14,11 +14,13 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from csrunner.definitions import PlaybookDefinition, StartPlaybookStep
-from csrunner.journey_messages import NpsRecord, PlayRun
-from csrunner.scoring import Band
-from csrunner.triggers import FiredTrigger, Observation, trim_history
+from csrunner.journey_messages import (DealRecord, JourneyState, JourneyView, NpsRecord, PlayRun,
+                                       ScoreUpdate)
+from csrunner.scoring import Band, ScoringModel, band_for, make_observation, score_metrics
+from csrunner.triggers import FiredTrigger, Observation, evaluate, trim_history
 
 ONBOARDING, NPS, RECOVERY, EXPANSION = "onboarding", "nps", "nps-recovery", "expansion"
+SLOTS = ("onboarding", "nps", "retention", "recovery", "expansion")
 REFERRAL_TEMPLATE = "referral_case_study_ask"
 #: feed metric → the name the seed's email templates use
 TEMPLATE_ALIASES = {"roi_pct": "roi", "open_rate_pct": "open_rate", "click_rate_pct": "click_rate",
@@ -45,12 +47,20 @@ class LifecycleRules(BaseModel):
     finished_plays_max: int = Field(30, ge=1)
     nps_max: int = Field(24, ge=2)
     waiting_max: int = Field(100, ge=1)
-    #: continue-as-new at this many history events (Temporal suggests it at 4,096 and warns at
-    #: 10,240) or this many signals in one run (the hard limit is 10,000 per run).
+    #: Continue-as-new past the soft budgets at the first quiet moment (no update for `quiet_ms`),
+    #: past the hard ones at once, even while updates stream in. A run that continues-as-new while
+    #: signals arrive is refused by Temporal and replayed from its start by the worker, so under a
+    #: flood waiting is cheaper; the hard budgets keep every run far below Temporal's limits
+    #: (continue-as-new suggested at 4,096 events, warning at 10,240; 10,000 signals per run).
     history_budget: int = Field(2000, ge=100)
     signal_budget: int = Field(1500, ge=10)
+    history_hard: int = Field(4000, ge=100)
+    signal_hard: int = Field(3000, ge=10)
+    quiet_ms: int = Field(100, ge=1)
     #: updates handled in one workflow task before it yields (keeps each task well under 2 s)
     handle_per_task: int = Field(200, ge=1)
+    #: at most this many queued updates travel in the state to the next run (payload size)
+    carry_max: int = Field(1000, ge=0)
 
 
 RULES = LifecycleRules()
@@ -61,6 +71,53 @@ class Decision(BaseModel):
     preempt: list[str] = []  # workflow ids of plays to end
     note: str = ""  # why, for the timeline
     quiet: bool = False  # nothing changes and nothing worth saying (the right play runs)
+
+
+# --- what arrives ---------------------------------------------------------------------------
+
+
+def receive(rules: LifecycleRules, state: JourneyState, m, now: datetime) -> None:
+    """Queue what a signal brought (the handlers do only this; the main loop handles the queue).
+    A deal already recorded, or for another account, changes nothing. Updates that arrive before
+    the first deal wait for it (beyond `waiting_max`, the oldest scores are dropped first)."""
+    if m.kind == "deal_closed":
+        if m.deal_id in state.deals or m.account.id != state.account_id:
+            return
+        closed = min(m.closed_at or now, now)
+        state.deals[m.deal_id] = DealRecord(deal_id=m.deal_id, token=m.token, closed_at=closed,
+                                            started_lifecycle=not state.deals)
+        state.received += 1
+        return state.inbox.append(m.model_copy(update={"closed_at": closed}))
+    state.received += 1
+    m = m.model_copy(update={"at": min(m.at or now, now)})
+    if state.deals:
+        return state.inbox.append(m)
+    state.waiting.append(m)
+    if len(state.waiting) > rules.waiting_max:
+        del state.waiting[next((i for i, w in enumerate(state.waiting) if w.kind == "score"), 0)]
+
+
+# --- health updates ----------------------------------------------------------------------------
+
+
+class Assessment(BaseModel):
+    observation: Observation
+    band: Band
+    fired: list[FiredTrigger]
+    note: str = ""  # says so when the score came from partial metrics
+
+
+def assess(model: ScoringModel, history: Sequence[Observation], update: ScoreUpdate,
+           now: datetime) -> Assessment:
+    """Score an update (a ready score, or metrics through the model), find its band and the
+    triggers it fires against the earlier observations. ValueError when it cannot be scored."""
+    note, score = "", update.score
+    if score is None:
+        res = score_metrics(model, update.metrics)
+        score, note = res.score, res.note
+    obs = make_observation(model, update.at or now, metrics=update.metrics, score=score)
+    return Assessment(observation=obs, band=band_for(model, obs.score),
+                      fired=evaluate(model.triggers, list(history), obs, now), note=note)
 
 
 # --- NPS -------------------------------------------------------------------------------------
@@ -106,6 +163,18 @@ def span_days(defs: Mapping[str, PlaybookDefinition], playbook: str) -> int:
 def active(plays: Sequence[PlayRun], slot: str, now: datetime) -> Optional[PlayRun]:
     return next((p for p in reversed(plays)
                  if p.slot == slot and p.status == "running" and now < p.ends_at), None)
+
+
+def active_plays(plays: Sequence[PlayRun], now: datetime) -> dict[str, str]:
+    """slot → workflow id of the play active in it."""
+    return {slot: p.workflow_id for slot in SLOTS if (p := active(plays, slot, now))}
+
+
+def current_band(model: ScoringModel, state: JourneyState) -> Optional[Band]:
+    """The account's band in `model` (re-derived from the score if the model has changed)."""
+    if state.score is None:
+        return None
+    return next((b for b in model.bands if b.name == state.band), None) or band_for(model, state.score)
 
 
 def healthy_play(bands: Sequence[Band]) -> str:
@@ -242,14 +311,17 @@ def keep_plays(plays: list[PlayRun], finished_max: int) -> list[PlayRun]:
 
 
 def continue_as_new_reason(rules: LifecycleRules, history_length: int, signals: int,
-                           suggested: bool) -> Optional[str]:
+                           suggested: bool) -> tuple[Optional[str], bool]:
+    """(why continue-as-new is due or None, whether at once rather than at a quiet moment)."""
+    if history_length >= rules.history_hard or signals >= rules.signal_hard:
+        return f"{history_length} history events, {signals} signals (hard budget)", True
     if suggested:
-        return "Temporal suggested continue-as-new"
+        return "Temporal suggested continue-as-new", False
     if history_length >= rules.history_budget:
-        return f"{history_length} history events (budget {rules.history_budget})"
+        return f"{history_length} history events (budget {rules.history_budget})", False
     if signals >= rules.signal_budget:
-        return f"{signals} signals in this run (budget {rules.signal_budget}; the limit is 10,000)"
-    return None
+        return f"{signals} signals in this run (budget {rules.signal_budget})", False
+    return None, False
 
 
 # --- what plays and templates see ------------------------------------------------------------
@@ -274,3 +346,46 @@ def template_metrics(metrics: Mapping[str, Any], score: Optional[float], band: s
         out.update(expansion_signal=expansion_signal.get("signal", ""),
                    expansion_detail=expansion_signal.get("detail", ""))
     return out
+
+
+def alert(fired: Sequence[FiredTrigger], score: float, band: str, previous: str, day: Optional[int],
+          source: str) -> tuple[str, list[str], dict[str, Any], str]:
+    """What a trigger alert says and to whom: (severity, roles, template context, timeline text).
+    Critical alerts reach the CS manager as well as the CSM."""
+    severity = "critical" if any(t.severity == "critical" for t in fired) else "warning"
+    roles = ["csm", "manager"] if severity == "critical" else ["csm"]
+    context = {"score": f"{score:g}", "band": band, "previous_band": previous, "severity": severity,
+               "day": day, "source": source, "triggers": [t.model_dump() for t in fired], "next": ""}
+    text = "; ".join(f"{t.name} ({t.severity}): {t.reason}" for t in fired)
+    return severity, roles, context, text
+
+
+def run_context(closed_at: Optional[datetime], now: datetime, workflow_id: str) -> dict[str, Any]:
+    """The `run` a template sees in what the journey sends itself."""
+    return {"playbook": "journey", "playbook_name": "Account journey", "version": 1, "step": None,
+            "day": lifecycle_day(closed_at, now), "started_on": closed_at.date().isoformat() if closed_at else "",
+            "local_date": now.date().isoformat(), "workflow_id": workflow_id}
+
+
+def search_values(state: JourneyState, now: datetime) -> tuple:
+    """Search attributes: account, CSM, band, and the active play (retention, else onboarding)."""
+    active = active_plays(state.plays, now)
+    play = next((p.playbook for p in reversed(state.plays)
+                 if p.workflow_id in (active.get("retention"), active.get("onboarding"))), "")
+    return state.account.id, state.account.csm.id, state.band, play
+
+
+def view(state: JourneyState, workflow_id: str, now: datetime, history_length: int, queued: int) -> JourneyView:
+    st, acc = state, state.account
+    phase = ("waiting_for_deal" if acc is None else
+             "onboarding" if st.onboarding_until and now < st.onboarding_until else "lifecycle")
+    return JourneyView(
+        workflow_id=workflow_id, account_id=st.account_id, account_name=acc.name if acc else "",
+        csm_id=acc.csm.id if acc else "", closed_at=st.closed_at, as_of=now,
+        lifecycle_day=lifecycle_day(st.closed_at, now), phase=phase, deals=list(st.deals.values()),
+        score=st.score, band=st.band, score_note=st.score_note, metrics=st.metrics,
+        last_triggers=st.last_triggers, last_update_at=st.last_update_at, nps=st.nps,
+        account_nps=nps(a.score for a in st.nps), active=active_plays(st.plays, now), plays=st.plays,
+        received=st.received, updates=st.updates, rejected=st.rejected, alerts=st.alerts,
+        plays_started=st.plays_started, waiting=len(st.waiting), queued=queued, runs=st.runs,
+        history_length=history_length, timeline=st.timeline)

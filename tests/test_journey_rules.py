@@ -6,9 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from csrunner import journeys
-from worker import build_worker
 
-from test_journey_support import Clock, account, run_view, settings_for
+from test_journey_support import Clock, account, journey_worker, run_view, settings_for
 
 
 async def settle(env, client, account_id: str):
@@ -23,7 +22,7 @@ def statuses(view) -> dict[str, str]:
 async def test_critical_preempts_at_risk_and_the_preempted_play_says_so(env, tmp_path):
     settings, client, clock = settings_for(tmp_path), env.client, Clock(env)
     acc = account("rules-1")
-    async with build_worker(client, settings):
+    async with journey_worker(client, settings, acc.id):
         await clock.start()
         await journeys.deal_closed(client, settings, acc, "deal-r1")
         await clock.to(16, 10)  # onboarding and scaling are over (15 days)
@@ -81,7 +80,7 @@ async def test_critical_preempts_at_risk_and_the_preempted_play_says_so(env, tmp
 async def test_scores_during_onboarding_wait_for_it(env, tmp_path):
     settings, client, clock = settings_for(tmp_path), env.client, Clock(env)
     acc = account("rules-2")
-    async with build_worker(client, settings):
+    async with journey_worker(client, settings, acc.id):
         await clock.start()
         await journeys.deal_closed(client, settings, acc, "deal-r2")
         await clock.to(3, 10)
@@ -100,7 +99,7 @@ async def test_scores_during_onboarding_wait_for_it(env, tmp_path):
 async def test_updates_before_the_deal_closes_are_kept(env, tmp_path):
     settings, client = settings_for(tmp_path), env.client
     acc = account("rules-3")
-    async with build_worker(client, settings):
+    async with journey_worker(client, settings, acc.id):
         wid = await journeys.push_score(client, settings, acc.id, score=55, source="early feed")
         await journeys.push_nps(client, settings, acc.id, 9)
         v = await settle(env, client, acc.id)

@@ -3,6 +3,7 @@ server that moves in steps of at most a day, a CSM who answers what is pending, 
 lifecycle read back from every play's timeline."""
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 from uuid import uuid4
 
@@ -10,6 +11,7 @@ from csrunner import journeys
 from csrunner.config import Settings
 from csrunner.messages import Account, Action, RunView
 from csrunner.runs import act
+from worker import build_worker
 from workflows.playbook import PlaybookWorkflow
 
 ACCOUNT = Account.model_validate({
@@ -30,6 +32,31 @@ def account(account_id: str) -> Account:
 
 def settings_for(tmp_path) -> Settings:
     return Settings(data_dir=tmp_path, task_queue="tq-" + uuid4().hex)
+
+
+@asynccontextmanager
+async def journey_worker(client, settings, *account_ids: str):
+    """A worker for the test; on the way out the journeys of `account_ids` and every play they
+    started are terminated, so their timers cannot hold up later tests' time skipping."""
+    async with build_worker(client, settings):
+        try:
+            yield
+        finally:
+            for account_id in account_ids:
+                await _terminate(client, account_id)
+
+
+async def _terminate(client, account_id: str) -> None:
+    ids = []
+    try:
+        ids = [p.workflow_id for p in (await journeys.journey_view(client, account_id)).plays]
+    except Exception:  # no journey
+        pass
+    for wid in [*ids, journeys.journey_id(account_id)]:
+        try:
+            await client.get_workflow_handle(wid).terminate("test over")
+        except Exception:  # already closed
+            pass
 
 
 class Clock:

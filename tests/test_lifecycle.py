@@ -220,10 +220,12 @@ def test_history_stays_compact():
 
 
 @pytest.mark.parametrize("length,signals,suggested,due", [
-    (10, 0, False, None), (1999, 1499, False, None),
-    (2000, 0, False, "2000 history events (budget 2000)"),
-    (50, 1500, False, "1500 signals in this run (budget 1500; the limit is 10,000)"),
-    (50, 0, True, "Temporal suggested continue-as-new")])
+    (10, 0, False, (None, False)), (1999, 1499, False, (None, False)),
+    (2000, 0, False, ("2000 history events (budget 2000)", False)),
+    (50, 1500, False, ("1500 signals in this run (budget 1500)", False)),
+    (50, 0, True, ("Temporal suggested continue-as-new", False)),
+    (4000, 10, True, ("4000 history events, 10 signals (hard budget)", True)),
+    (3500, 3000, False, ("3500 history events, 3000 signals (hard budget)", True))])
 def test_continue_as_new_budget(length, signals, suggested, due):
     assert lifecycle.continue_as_new_reason(RULES, length, signals, suggested) == due
 
@@ -238,3 +240,26 @@ def test_what_templates_see():
                  "triggers": [{"name": "band_drop", "severity": "critical", "reason": "band fell"}],
                  "nps_score": 10, "nps_category": "promoter", "nps_comment": "", "account_nps": 100.0,
                  "expansion_signal": "team_growth", "expansion_detail": "doubled"}
+
+
+def test_what_arrives_is_queued_in_order_and_a_repeated_deal_changes_nothing():
+    from csrunner.journey_messages import DealClosed, JourneyState, NpsAnswer, ScoreUpdate
+    from test_journey_support import ACCOUNT, account
+    rules = RULES.model_copy(update={"waiting_max": 3})
+    st = JourneyState(account_id="acme")
+    for score in (50, 60, 70):
+        lifecycle.receive(rules, st, ScoreUpdate(score=score), NOW)
+    lifecycle.receive(rules, st, NpsAnswer(score=9), NOW)  # before the deal: kept, oldest score dropped
+    lifecycle.receive(rules, st, ScoreUpdate(score=80, at=NOW + timedelta(hours=1)), NOW)
+    assert [(w.kind, getattr(w, "score")) for w in st.waiting] == [("score", 70), ("nps", 9), ("score", 80)]
+    assert st.waiting[-1].at == NOW  # a time ahead of the journey's clock is clamped to now
+    deal = DealClosed(account=ACCOUNT, deal_id="d1", token="first", closed_at=NOW + timedelta(days=1))
+    lifecycle.receive(rules, st, deal, NOW)
+    before = st.model_copy(deep=True)
+    lifecycle.receive(rules, st, deal.model_copy(update={"token": "retry"}), NOW)  # a CRM retry
+    lifecycle.receive(rules, st, deal.model_copy(update={"account": account("globex"), "deal_id": "d2"}), NOW)
+    assert st == before  # nothing changed
+    assert st.deals["d1"].model_dump() == {"deal_id": "d1", "token": "first", "closed_at": NOW,
+                                           "started_lifecycle": True}
+    lifecycle.receive(rules, st, ScoreUpdate(score=90), NOW)
+    assert [m.kind for m in st.inbox] == ["deal_closed", "score"] and st.received == 7

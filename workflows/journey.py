@@ -1,13 +1,12 @@
 """The account journey: one long-lived workflow per account, id `journey:{account_id}`.
 
-It is started (signal-with-start) by the deal closing or by the first update for the account,
-so nothing sent to it is lost. It runs onboarding (which hands over to scaling) and the NPS
-survey, then reacts to what it receives: health scores and metrics (scored by the model,
-triggers evaluated and named in the alert), NPS answers and expansion signals. Plays are
-PlaybookWorkflow children `journey:{account_id}/{playbook}/{n}`; which one starts or is preempted
-is decided by the pure rules in csrunner.lifecycle. Signal handlers only queue; the main loop
-handles the queue in order and continues-as-new, carrying one state object, before its history
-grows large.
+Started by signal-with-start (the deal closing, or the first update for the account), so nothing
+sent to it is lost. It runs onboarding (which hands over to scaling) and the NPS survey, then
+reacts to what it receives: health scores and metrics (scored by the model, triggers evaluated
+and named in the alert), NPS answers and expansion signals. Plays are PlaybookWorkflow children
+`journey:{account_id}/{playbook}/{n}`; which one starts or is preempted is decided by the pure
+rules in csrunner.lifecycle. Signal handlers only queue; the main loop handles the queue in
+order and continues-as-new, carrying one state object, before its history grows large.
 """
 from __future__ import annotations
 
@@ -27,8 +26,7 @@ with workflow.unsafe.imports_passed_through():
                                            JourneyInput, JourneyState, JourneyView, NpsAnswer,
                                            NpsRecord, PlayRun, ScoreUpdate)
     from csrunner.messages import EmailRequest, EmailResult, PlaybookInput, RunState
-    from csrunner.scoring import ScoringModel, band_for, make_observation, score_metrics
-    from csrunner.triggers import evaluate
+    from csrunner.scoring import ScoringModel
     from workflows import common
     from workflows.playbook import PlaybookWorkflow
 
@@ -59,42 +57,43 @@ class AccountJourneyWorkflow:
         while True:
             await workflow.wait_condition(lambda: bool(st.inbox) or self.onboarding_over)
             handled = 0
-            while st.inbox and not self._continue_as_new_reason():
+            while st.inbox and not (self._continue_as_new_due()[1] and len(st.inbox) <= self.rules.carry_max):
                 self.handling = True
                 await self._handle(st.inbox.pop(0))
                 self.handling = False
                 handled += 1
                 if handled % self.rules.handle_per_task == 0:
-                    # A flood of updates: end this workflow task (the SDK's deadlock detector
-                    # allows 2 s per task); the count makes the pause deterministic on replay.
+                    # A flood: end this workflow task (the SDK allows 2 s per task before it
+                    # suspects a deadlock); counting makes the pause deterministic on replay.
                     await workflow.sleep(timedelta(milliseconds=1), summary="let the task end")
             if self.onboarding_over:
                 self.onboarding_over = False
                 await self._retention(speak=True)
-            if self._continue_as_new_reason():
+            why, at_once = self._continue_as_new_due()
+            if why and (at_once or not await self._more_within(self.rules.quiet_ms)):
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                st.runs += 1  # what is still in the inbox travels in the state
+                st.runs += 1  # what is still queued travels in the state
                 workflow.continue_as_new(JourneyInput(account_id=st.account_id, state=st,
                                                       search_attributes=inp.search_attributes))
 
-    def _continue_as_new_reason(self) -> Optional[str]:
+    def _continue_as_new_due(self) -> tuple[Optional[str], bool]:
         info = workflow.info()
         return lifecycle.continue_as_new_reason(self.rules, info.get_current_history_length(),
                                                 self.signals, info.is_continue_as_new_suggested())
+
+    async def _more_within(self, ms: int) -> bool:
+        """Whether updates are still streaming in (one arrives within `ms`)."""
+        try:
+            await workflow.wait_condition(lambda: bool(self.state.inbox), timeout=timedelta(milliseconds=ms))
+            return True
+        except asyncio.TimeoutError:
+            return False
 
     # --- signals: queue only ------------------------------------------------------------------
 
     @workflow.signal
     def deal_closed(self, m: DealClosed) -> None:
-        st, now = self.state, workflow.now()
-        self.signals += 1
-        if m.deal_id in st.deals or m.account.id != st.account_id:
-            return  # the same deal again (a CRM retry), or not this account: nothing changes
-        closed = min(m.closed_at or now, now)
-        st.deals[m.deal_id] = DealRecord(deal_id=m.deal_id, token=m.token, closed_at=closed,
-                                         started_lifecycle=len(st.deals) == 0)
-        st.received += 1
-        st.inbox.append(m.model_copy(update={"closed_at": closed}))
+        self._receive(m)
 
     @workflow.signal
     def score(self, m: ScoreUpdate) -> None:
@@ -109,15 +108,8 @@ class AccountJourneyWorkflow:
         self._receive(m)
 
     def _receive(self, m) -> None:
-        st, now = self.state, workflow.now()
         self.signals += 1
-        st.received += 1
-        m = m.model_copy(update={"at": min(m.at or now, now)})
-        if st.deals:
-            return st.inbox.append(m)
-        st.waiting.append(m)  # kept until the deal closes; the oldest scores go first when full
-        if len(st.waiting) > self.rules.waiting_max:
-            del st.waiting[next((i for i, w in enumerate(st.waiting) if w.kind == "score"), 0)]
+        lifecycle.receive(self.rules, self.state, m, workflow.now())
 
     # --- handling -----------------------------------------------------------------------------
 
@@ -140,24 +132,19 @@ class AccountJourneyWorkflow:
         st.inbox[0:0], st.waiting = st.waiting, []  # what arrived before the deal, in order
 
     async def _score(self, m: ScoreUpdate) -> None:
-        st, model, now = self.state, self.model, workflow.now()
+        st, now = self.state, workflow.now()
         try:
-            note, score = "", m.score
-            if score is None:
-                res = score_metrics(model, m.metrics)
-                score, note = res.score, res.note
-            obs = make_observation(model, m.at, metrics=m.metrics, score=score)
-            band = band_for(model, obs.score)
-            fired = evaluate(model.triggers, st.history, obs, now)
-        except ValueError as e:
+            a = lifecycle.assess(self.model, st.history, m, now)
+        except ValueError as e:  # e.g. the model changed since the client checked it
             st.rejected += 1
             return self._event("rejected", f"update rejected, nothing applied: {e}", {"source": m.source})
+        obs, band, fired, note = a.observation, a.band, a.fired, a.note
         prev, prev_rank = st.band, st.band_rank
         st.updates += 1
         st.score, st.band, st.band_rank, st.score_note = obs.score, band.name, band.rank, note
         st.metrics.update(m.metrics)
         st.last_update_at = m.at
-        st.history = lifecycle.compact_history([*st.history, obs], now, model.triggers.history_days(),
+        st.history = lifecycle.compact_history([*st.history, obs], now, self.model.triggers.history_days(),
                                                self.rules.history_max)
         changed = band.name != prev
         if changed or fired:
@@ -174,15 +161,15 @@ class AccountJourneyWorkflow:
             self._publish()
 
     async def _retention(self, speak: bool) -> None:
-        st, band = self.state, self._band()
+        st, now = self.state, workflow.now()
+        band = lifecycle.current_band(self.model, st)
         if band is None or st.account is None:
             return
-        now = workflow.now()
         d = lifecycle.retention_decision(self.rules, st.plays, st.last_started, self.model.bands,
                                          band, now, st.onboarding_until)
-        ask, _ = lifecycle.referral_due(self.rules, st.nps, st.metrics, st.referral_asked_at, now)
-        ask = ask and d.start == lifecycle.healthy_play(self.model.bands)
-        if ask:
+        ask = d.start == lifecycle.healthy_play(self.model.bands) and lifecycle.referral_due(
+            self.rules, st.nps, st.metrics, st.referral_asked_at, now)[0]
+        if ask:  # the healthy play's referral / case-study email goes out with it
             st.referral_asked_at = now
         await self._apply(d, "retention", speak, band=band.name, score=st.score, referral_ask=ask,
                           triggers=[t.name for t in st.last_triggers])
@@ -199,14 +186,18 @@ class AccountJourneyWorkflow:
             await self._apply(d, "recovery", True, nps_score=m.score, nps_comment=m.comment)
         elif cat == "promoter":
             due, why = lifecycle.referral_due(self.rules, st.nps, st.metrics, st.referral_asked_at, now)
-            await (self._referral(rec, why) if due else self._noop("referral", f"no referral ask: {why}"))
+            if due:
+                await self._referral(rec, why)
+            else:
+                self._event("referral", f"no referral ask: {why}")
 
     async def _expansion(self, m: ExpansionSignal) -> None:
         st = self.state
         st.expansion_signal = {"signal": m.signal, "detail": m.detail}
         self._event("expansion_signal", f"expansion signal '{m.signal}'" + (f": {m.detail}" if m.detail else ""))
         d = lifecycle.expansion_decision(self.rules, st.plays, st.last_started, self.model.bands,
-                                         self._band(), workflow.now(), st.onboarding_until)
+                                         lifecycle.current_band(self.model, st), workflow.now(),
+                                         st.onboarding_until)
         await self._apply(d, "expansion", True, signal=m.signal, detail=m.detail)
 
     # --- effects ------------------------------------------------------------------------------
@@ -221,21 +212,22 @@ class AccountJourneyWorkflow:
             self._event("decision", d.note)
 
     async def _start(self, slot: str, playbook: str, reason: str, facts: Optional[dict] = None) -> Optional[PlayRun]:
-        st, now = self.state, workflow.now()
+        """A play as a child workflow, with the then-current published definitions."""
+        st, now, me = self.state, workflow.now(), workflow.info().workflow_id
         try:
             defs = await workflow.execute_local_activity(
                 "load_definitions", playbook, result_type=dict[str, PlaybookDefinition], **LOCAL)
         except ActivityError as e:
             return self._event("play_failed", f"{playbook} not started: {common.reason(e)}")
         n = st.counters[playbook] = st.counters.get(playbook, 0) + 1
-        wid, d = f"{workflow.info().workflow_id}/{playbook}/{n}", defs[playbook]
+        wid, d = f"{me}/{playbook}/{n}", defs[playbook]
         first = RunState(playbook=d.id, version=d.version, content_hash=d.content_hash, started_at=now,
                          chain=[d.id], facts=facts or {})
         try:
             handle = await workflow.start_child_workflow(
                 PlaybookWorkflow.run, PlaybookInput(
                     account=self._account(), playbook=playbook, definitions=defs, state=first,
-                    journey_id=workflow.info().workflow_id, search_attributes=self.inp.search_attributes),
+                    journey_id=me, search_attributes=self.inp.search_attributes),
                 id=wid, parent_close_policy=workflow.ParentClosePolicy.ABANDON)
         except WorkflowAlreadyStartedError:
             return self._event("play_failed", f"{playbook} not started: {wid} is already running")
@@ -250,6 +242,8 @@ class AccountJourneyWorkflow:
         return run
 
     async def _watch(self, handle, run: PlayRun) -> None:
+        """How a play started by this run ends (plays carried over by continue-as-new are only
+        known by their schedule: `PlayRun.ends_at`)."""
         try:
             await handle
             status = "completed"
@@ -273,33 +267,29 @@ class AccountJourneyWorkflow:
 
     async def _alert(self, fired: list, prev: str, source: str) -> None:
         st = self.state
-        severity = "critical" if any(t.severity == "critical" for t in fired) else "warning"
-        roles = ["csm", "manager"] if severity == "critical" else ["csm"]
-        alert = {"score": f"{st.score:g}", "band": st.band, "previous_band": prev, "severity": severity,
-                 "day": self._day(), "source": source, "triggers": [t.model_dump() for t in fired],
-                 "next": ""}
+        severity, roles, alert, text = lifecycle.alert(fired, st.score, st.band, prev, self._day(), source)
         st.alerts += 1
         sent = []
         for role in roles:
             try:
-                await self._notifier().slack(f"alert/{st.updates}/{role}", role, "journey_alert",
-                                             self._ctx(), alert=alert)
+                await self._notifier().slack(f"alert/{st.updates}/{role}", role, "journey_alert", self._ctx(),
+                                             alert=alert)
                 sent.append(role)
             except ActivityError as e:
                 self._event("alert_failed", f"alert to {role} failed: {common.reason(e)}")
-        self._event("alert", f"{severity} alert to {', '.join(sent) or 'nobody'}: "
-                    + "; ".join(f"{t.name} ({t.severity}): {t.reason}" for t in fired),
+        self._event("alert", f"{severity} alert to {', '.join(sent) or 'nobody'}: {text}",
                     {"triggers": [t.name for t in fired], "to": sent})
 
     async def _referral(self, rec: NpsRecord, why: str) -> None:
+        """A promoter after measurable ROI: the referral / case-study ask, and a note to the CSM."""
         st, acc = self.state, self._account()
         n = st.counters["referral"] = st.counters.get("referral", 0) + 1
         try:
             mail = await workflow.execute_activity(
                 "send_email", EmailRequest(
                     key=f"{workflow.info().workflow_id}/referral-email/{n}", account=acc,
-                    contact=acc.contact("champion") or acc.contacts[0],
-                    template=lifecycle.REFERRAL_TEMPLATE, run=self._ctx(), facts={"nps_score": rec.score}),
+                    contact=acc.contact("champion") or acc.contacts[0], template=lifecycle.REFERRAL_TEMPLATE,
+                    run=self._ctx(), facts={"nps_score": rec.score}),
                 result_type=EmailResult, **common.SEND_OPTIONS)
         except ActivityError as e:
             return self._event("referral_failed", f"referral ask not sent: {common.reason(e)}")
@@ -313,9 +303,6 @@ class AccountJourneyWorkflow:
             self._event("slack", "promoter: CSM told about the referral ask", {"to": "csm"})
         except ActivityError as e:
             self._event("slack_failed", f"promoter note to the CSM failed: {common.reason(e)}")
-
-    async def _noop(self, kind: str, text: str) -> None:
-        self._event(kind, text)
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -331,13 +318,8 @@ class AccountJourneyWorkflow:
             self.onboarding_over = True
         asyncio.create_task(wake())
 
-    def _band(self):
-        st = self.state
-        if st.score is None:
-            return None
-        return next((b for b in self.model.bands if b.name == st.band), None) or band_for(self.model, st.score)
-
     def _account(self):
+        """The account as plays see it: its metrics plus score, band, triggers, NPS (templates)."""
         st = self.state
         extra = lifecycle.template_metrics(st.metrics, st.score, st.band, st.last_triggers, st.nps,
                                            st.expansion_signal)
@@ -347,10 +329,7 @@ class AccountJourneyWorkflow:
         return common.Notifier(self._account(), lambda name: f"{workflow.info().workflow_id}/{name}")
 
     def _ctx(self) -> dict:
-        st = self.state
-        return {"playbook": "journey", "playbook_name": "Account journey", "version": 1, "step": None,
-                "day": self._day(), "started_on": st.closed_at.date().isoformat() if st.closed_at else "",
-                "local_date": workflow.now().date().isoformat(), "workflow_id": workflow.info().workflow_id}
+        return lifecycle.run_context(self.state.closed_at, workflow.now(), workflow.info().workflow_id)
 
     def _day(self) -> Optional[int]:
         return lifecycle.lifecycle_day(self.state.closed_at, workflow.now())
@@ -361,20 +340,11 @@ class AccountJourneyWorkflow:
                                         detail=detail or {}))
         del st.timeline[:-self.rules.timeline_max]
 
-    def _active(self) -> dict[str, str]:
-        now, st = workflow.now(), self.state
-        return {slot: p.workflow_id for slot in ("onboarding", "nps", "retention", "recovery", "expansion")
-                if (p := lifecycle.active(st.plays, slot, now))}
-
     def _publish(self) -> None:
-        """Search attributes: account, CSM, band and the active play (retention, else onboarding)."""
-        st = self.state
-        if not self.inp.search_attributes or st.account is None:
+        """Search attributes (ids only), upserted when they change; not on servers without them."""
+        if not self.inp.search_attributes or self.state.account is None:
             return
-        active = self._active()
-        play = next((p.playbook for p in reversed(st.plays) if p.workflow_id in
-                     (active.get("retention"), active.get("onboarding"))), "")
-        values = (st.account.id, st.account.csm.id, st.band, play)
+        values = lifecycle.search_values(self.state, workflow.now())
         if values != self._sa:
             self._sa = values
             workflow.upsert_search_attributes([
@@ -383,20 +353,9 @@ class AccountJourneyWorkflow:
 
     @workflow.query
     def view(self) -> JourneyView:
-        st = self.state
-        acc = st.account
-        phase = ("waiting_for_deal" if acc is None else "onboarding"
-                 if st.onboarding_until and workflow.now() < st.onboarding_until else "lifecycle")
-        return JourneyView(
-            workflow_id=workflow.info().workflow_id, account_id=st.account_id,
-            account_name=acc.name if acc else "", csm_id=acc.csm.id if acc else "",
-            closed_at=st.closed_at, lifecycle_day=self._day(), phase=phase, deals=list(st.deals.values()),
-            score=st.score, band=st.band, score_note=st.score_note, metrics=st.metrics,
-            last_triggers=st.last_triggers, last_update_at=st.last_update_at, nps=st.nps,
-            account_nps=lifecycle.nps(a.score for a in st.nps), active=self._active(), plays=st.plays,
-            received=st.received, updates=st.updates, rejected=st.rejected, alerts=st.alerts,
-            plays_started=st.plays_started, waiting=len(st.waiting), queued=len(st.inbox) + self.handling, runs=st.runs,
-            history_length=workflow.info().get_current_history_length(), timeline=st.timeline)
+        return lifecycle.view(self.state, workflow.info().workflow_id, workflow.now(),
+                              workflow.info().get_current_history_length(),
+                              len(self.state.inbox) + self.handling)
 
     @workflow.query
     def deal(self, deal_id: str) -> Optional[DealRecord]:
