@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import Field
 
 from csrunner.messages import Account, Model
+from csrunner.scoring import ScoringModel
 from csrunner.triggers import FiredTrigger, Observation
 
 Slot = Literal["onboarding", "nps", "retention", "recovery", "expansion"]
@@ -130,6 +131,8 @@ class JourneyState(Model):
     alerts: int = 0  # trigger alerts sent (escalations by the journey)
     plays_started: int = 0
     runs: int = 1  # runs of this workflow id (continue-as-new)
+    #: the scoring model the last run loaded (used if the file is broken when a run starts)
+    model: Optional[ScoringModel] = None
     # queues
     inbox: list[Message] = []  # received, not yet handled
     waiting: list[Message] = []  # arrived before the deal closed: applied once it has

@@ -47,19 +47,14 @@ class LifecycleRules(BaseModel):
     finished_plays_max: int = Field(30, ge=1)
     nps_max: int = Field(24, ge=2)
     waiting_max: int = Field(100, ge=1)
-    #: Continue-as-new past the soft budgets at the first quiet moment (no update for `quiet_ms`),
-    #: past the hard ones at once, even while updates stream in. A run that continues-as-new while
-    #: signals arrive is refused by Temporal and replayed from its start by the worker, so under a
-    #: flood waiting is cheaper; the hard budgets keep every run far below Temporal's limits
-    #: (continue-as-new suggested at 4,096 events, warning at 10,240; 10,000 signals per run).
+    #: Continue-as-new at this many history events (Temporal suggests it at 4,096 and warns at
+    #: 10,240) or this many signals in one run (the hard limit is 10,000 per run).
     history_budget: int = Field(2000, ge=100)
     signal_budget: int = Field(1500, ge=10)
-    history_hard: int = Field(4000, ge=100)
-    signal_hard: int = Field(3000, ge=10)
-    quiet_ms: int = Field(100, ge=1)
-    #: updates handled in one workflow task before it yields (keeps each task well under 2 s)
-    handle_per_task: int = Field(200, ge=1)
-    #: at most this many queued updates travel in the state to the next run (payload size)
+    #: Updates handled in one workflow task before it yields: only a backlog (a worker back after
+    #: an outage) reaches it; it keeps each task under the SDK's 2-second deadlock limit.
+    handle_per_task: int = Field(500, ge=1)
+    #: At most this many queued updates travel in the state to the next run (payload size).
     carry_max: int = Field(1000, ge=0)
 
 
@@ -311,17 +306,14 @@ def keep_plays(plays: list[PlayRun], finished_max: int) -> list[PlayRun]:
 
 
 def continue_as_new_reason(rules: LifecycleRules, history_length: int, signals: int,
-                           suggested: bool) -> tuple[Optional[str], bool]:
-    """(why continue-as-new is due or None, whether at once rather than at a quiet moment)."""
-    if history_length >= rules.history_hard or signals >= rules.signal_hard:
-        return f"{history_length} history events, {signals} signals (hard budget)", True
+                           suggested: bool) -> Optional[str]:
     if suggested:
-        return "Temporal suggested continue-as-new", False
+        return "Temporal suggested continue-as-new"
     if history_length >= rules.history_budget:
-        return f"{history_length} history events (budget {rules.history_budget})", False
+        return f"{history_length} history events (budget {rules.history_budget})"
     if signals >= rules.signal_budget:
-        return f"{signals} signals in this run (budget {rules.signal_budget})", False
-    return None, False
+        return f"{signals} signals in this run (budget {rules.signal_budget}; the limit is 10,000)"
+    return None
 
 
 # --- what plays and templates see ------------------------------------------------------------

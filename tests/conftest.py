@@ -9,8 +9,10 @@ from temporalio.testing import WorkflowEnvironment
 from csrunner.temporal import test_server_path
 
 
-@pytest_asyncio.fixture(scope="session")
+@pytest_asyncio.fixture(scope="module")
 async def env():
+    """One time-skipping server per test module: a run one module leaves behind (a journey's
+    plays, an activity cut off mid-flight) cannot lock time for the next module."""
     async with await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter, test_server_existing_path=test_server_path()
     ) as env:

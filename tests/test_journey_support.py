@@ -3,6 +3,7 @@ server that moves in steps of at most a day, a CSM who answers what is pending, 
 lifecycle read back from every play's timeline."""
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 from uuid import uuid4
@@ -42,6 +43,9 @@ async def journey_worker(client, settings, *account_ids: str):
         try:
             yield
         finally:
+            # Let activities in flight finish first: the time-skipping server keeps time locked
+            # for an activity whose workflow was terminated while it ran.
+            await asyncio.sleep(0.5)
             for account_id in account_ids:
                 await _terminate(client, account_id)
 

@@ -31,7 +31,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.playbook import PlaybookWorkflow
 
 BAND = SearchAttributeKey.for_keyword("Band")
-LOCAL = dict(start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_attempts=3))
+#: Reading the catalog / model files. Regular activities, not local ones: a local activity keeps
+#: the workflow task open, and under a stream of signals that task kept failing.
+READ = dict(start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_attempts=3))
 
 
 @workflow.defn
@@ -47,47 +49,48 @@ class AccountJourneyWorkflow:
     @workflow.run
     async def run(self, inp: JourneyInput) -> None:
         st = self.state
-        try:  # each run reads the then-current model; a broken file retries the task until fixed
-            self.model = await workflow.execute_local_activity(
-                "load_scoring_model", result_type=ScoringModel, **LOCAL)
-        except ActivityError as e:
-            raise RuntimeError(f"scoring model unavailable: {common.reason(e)}") from None
+        self.model = await self._load_model()
         self._hold_timer()
         self._publish()
         while True:
             await workflow.wait_condition(lambda: bool(st.inbox) or self.onboarding_over)
-            handled = 0
-            while st.inbox and not (self._continue_as_new_due()[1] and len(st.inbox) <= self.rules.carry_max):
+            handled = 0  # once continue-as-new is due, what is left (if little) travels in the state
+            while st.inbox and not (self._continue_as_new_due() and len(st.inbox) <= self.rules.carry_max):
                 self.handling = True
                 await self._handle(st.inbox.pop(0))
                 self.handling = False
                 handled += 1
                 if handled % self.rules.handle_per_task == 0:
-                    # A flood: end this workflow task (the SDK allows 2 s per task before it
+                    # A backlog: end this workflow task (the SDK allows 2 s per task before it
                     # suspects a deadlock); counting makes the pause deterministic on replay.
                     await workflow.sleep(timedelta(milliseconds=1), summary="let the task end")
             if self.onboarding_over:
                 self.onboarding_over = False
                 await self._retention(speak=True)
-            why, at_once = self._continue_as_new_due()
-            if why and (at_once or not await self._more_within(self.rules.quiet_ms)):
+            if self._continue_as_new_due():
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                st.runs += 1  # what is still queued travels in the state
+                st.runs += 1
                 workflow.continue_as_new(JourneyInput(account_id=st.account_id, state=st,
                                                       search_attributes=inp.search_attributes))
 
-    def _continue_as_new_due(self) -> tuple[Optional[str], bool]:
+    async def _load_model(self) -> ScoringModel:
+        """Each run reads the then-current scoring model. If the file is broken the previous run's
+        model goes on; without one, the journey waits (updates queue) and tries again."""
+        st = self.state
+        while True:
+            try:
+                st.model = await workflow.execute_activity("load_scoring_model", result_type=ScoringModel, **READ)
+                return st.model
+            except ActivityError as e:
+                self._event("model_failed", f"scoring model not loaded: {common.reason(e)}")
+                if st.model is not None:
+                    return st.model
+                await workflow.sleep(timedelta(minutes=10), summary="scoring model unavailable")
+
+    def _continue_as_new_due(self) -> Optional[str]:
         info = workflow.info()
         return lifecycle.continue_as_new_reason(self.rules, info.get_current_history_length(),
                                                 self.signals, info.is_continue_as_new_suggested())
-
-    async def _more_within(self, ms: int) -> bool:
-        """Whether updates are still streaming in (one arrives within `ms`)."""
-        try:
-            await workflow.wait_condition(lambda: bool(self.state.inbox), timeout=timedelta(milliseconds=ms))
-            return True
-        except asyncio.TimeoutError:
-            return False
 
     # --- signals: queue only ------------------------------------------------------------------
 
@@ -215,8 +218,8 @@ class AccountJourneyWorkflow:
         """A play as a child workflow, with the then-current published definitions."""
         st, now, me = self.state, workflow.now(), workflow.info().workflow_id
         try:
-            defs = await workflow.execute_local_activity(
-                "load_definitions", playbook, result_type=dict[str, PlaybookDefinition], **LOCAL)
+            defs = await workflow.execute_activity(
+                "load_definitions", playbook, result_type=dict[str, PlaybookDefinition], **READ)
         except ActivityError as e:
             return self._event("play_failed", f"{playbook} not started: {common.reason(e)}")
         n = st.counters[playbook] = st.counters.get(playbook, 0) + 1

@@ -98,7 +98,8 @@ class PlaybookWorkflow:
 
     async def _slack(self, step) -> None:
         try:
-            res = await self.notify.slack(step.id, step.to, step.template, self._run_ctx(step))
+            res = await self.notify.slack(step.id, step.to, step.template, self._run_ctx(step),
+                                          facts=self.state.facts)
         except ActivityError as e:
             return await self._failed(step, common.reason(e))
         self._record(step.id, "slack", "sent", detail={"to": res.channel, "text": res.text[:500]})
