@@ -16,8 +16,8 @@ from csrunner.runs import start_run
 
 from e2e_helpers import SLACK_SECRET, account, bearer, eventually
 
-SPEC = json.loads((Path(__file__).resolve().parents[3] / "shared" / "specs" / "slack_block_actions_payload.json")
-                  .read_text()) if (Path(__file__).resolve().parents[3] / "shared").exists() else None
+SPEC = json.loads((Path(__file__).resolve().parents[1] / "fakes" / "specs" / "slack_block_actions_payload.json")
+                  .read_text())
 
 
 async def start_pilot(stack, pilot_catalog):
@@ -34,7 +34,7 @@ async def start_pilot(stack, pilot_catalog):
 
 def signed_click(message: dict, user: str, action_id: str, value: str) -> tuple[bytes, dict]:
     """Slack's block_actions payload (shape from the spec's captured one), form-encoded and signed."""
-    payload = json.loads(json.dumps(SPEC["payload"])) if SPEC else {"type": "block_actions", "team": {"id": "T1"}}
+    payload = json.loads(json.dumps(SPEC["payload"]))
     payload.update(user={"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T111"},
                    container={"type": "message", "message_ts": message["ts"], "channel_id": message["channel"],
                               "is_ephemeral": False},

@@ -15,11 +15,8 @@ from csrunner.journeys import journey_id
 from csrunner.service.hubspot import sign_v3
 from e2e_helpers import DEAL_TOKEN, HS_SECRET, eventually
 
-_SPEC = Path(__file__).resolve().parents[3] / "shared" / "specs" / "hubspot_deal_propertychange_webhook.json"
-REAL_EVENT = json.loads(_SPEC.read_text())["real_captured_event"]["event"] if _SPEC.exists() else {
-    "objectId": 697680835, "propertyName": "dealstage", "propertyValue": "1f4f1ec1-8174-49f3-a112-4eaa4748e38e",
-    "changeSource": "CRM_UI", "eventId": 802835955, "subscriptionId": 92894, "portalId": 5799819, "appId": 186886,
-    "occurredAt": 1556094637139, "subscriptionType": "deal.propertyChange", "attemptNumber": 0}
+_SPEC = Path(__file__).resolve().parents[1] / "fakes" / "specs" / "hubspot_deal_propertychange_webhook.json"
+REAL_EVENT = json.loads(_SPEC.read_text())["real_captured_event"]["event"]
 
 
 def seed(hs) -> tuple[int, str, str]:
