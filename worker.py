@@ -37,8 +37,7 @@ def activities_for(settings: Settings) -> list:
 
 #: Pure data modules the sandbox may share between runs instead of re-importing them for each
 #: (they hold no state and do no I/O when imported by workflows). Workflow code stays sandboxed.
-PASSTHROUGH = ("pydantic", "pydantic_core", "annotated_types", "typing_inspection", "email_validator",
-               "idna", "csrunner")
+PASSTHROUGH = ("pydantic", "pydantic_core", "annotated_types", "typing_inspection", "csrunner")
 
 
 def build_worker(client: Client, settings: Settings | None = None, **options) -> Worker:

@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from datetime import datetime, timedelta, timezone
-from functools import wraps
 from pathlib import Path
 
 import click
@@ -16,23 +14,9 @@ from csrunner.accounts import load_account, load_team
 from csrunner.catalog import load_catalog
 from csrunner.config import Settings
 from csrunner.messages import Action
-from csrunner.sourcemap import DefinitionError
+from csrunner.cli_support import run_async
 
 console = Console()
-
-
-def run_async(fn):
-    @wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return asyncio.run(fn(*args, **kwargs))
-        except DefinitionError as e:
-            raise click.ClickException(f"invalid input, nothing started:\n{e}") from None
-        except RuntimeError as e:
-            if "connect" in str(e).lower():
-                raise click.ClickException(f"cannot reach Temporal at {Settings().temporal_address}: {e}") from None
-            raise
-    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

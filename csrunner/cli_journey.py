@@ -2,10 +2,8 @@
 import, the deal that starts a journey, and a journey's state. Registered in csrunner.cli."""
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import datetime, timezone
-from functools import wraps
 from pathlib import Path
 
 import click
@@ -13,25 +11,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from csrunner.cli_support import run_async
 from csrunner.config import Settings
-from csrunner.sourcemap import DefinitionError
 
 console = Console()
-
-
-def _run(fn):
-    """asyncio + errors as one clear line: bad input (nothing sent) or Temporal unreachable."""
-    @wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return asyncio.run(fn(*args, **kwargs))
-        except (DefinitionError, ValueError) as e:
-            raise click.ClickException(f"invalid input, nothing sent:\n{e}") from None
-        except RuntimeError as e:
-            if "connect" in str(e).lower():
-                raise click.ClickException(f"cannot reach Temporal at {Settings().temporal_address}: {e}") from None
-            raise
-    return wrapper
 
 
 def _when(text: str | None) -> datetime | None:
@@ -56,7 +39,7 @@ async def _client(settings: Settings):
               default=None, help="A JSON file of raw metrics, scored by the model (e.g. {\"roi_pct\": 250}).")
 @click.option("--at", "at", default=None, help="When it was measured (ISO-8601; default: now).")
 @click.option("--source", default="cli", show_default=True, help="Who sends it (shown in the timeline).")
-@_run
+@run_async(nothing="sent")
 async def score_command(account_id, score, metrics_file, at, source):
     """Send a health score (--score) or raw metrics (--metrics FILE) for ACCOUNT_ID to its journey.
 
@@ -84,7 +67,7 @@ async def score_command(account_id, score, metrics_file, at, source):
 @click.argument("score", type=int)
 @click.option("--comment", default="", help="What the customer wrote.")
 @click.option("--at", "at", default=None, help="When they answered (ISO-8601; default: now).")
-@_run
+@run_async(nothing="sent")
 async def nps_command(account_id, score, comment, at):
     """Record an NPS answer (SCORE 0-10) for ACCOUNT_ID: 0-6 starts the recovery play, 9-10 after
     measurable ROI gets the referral / case-study ask."""
@@ -100,7 +83,7 @@ async def nps_command(account_id, score, comment, at):
 @click.argument("account_id")
 @click.argument("signal")
 @click.option("--detail", default="", help="What was seen (e.g. 'their team doubled').")
-@_run
+@run_async(nothing="sent")
 async def expansion_command(account_id, signal, detail):
     """Send an expansion SIGNAL (e.g. team_growth) for ACCOUNT_ID: a healthy account enters the
     4-week expansion play."""
@@ -114,7 +97,7 @@ async def expansion_command(account_id, signal, detail):
 @click.command("deal-closed")
 @click.argument("account_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--deal", "deal_id", default=None, help="Deal id (default: the account file's deal_id).")
-@_run
+@run_async(nothing="sent")
 async def deal_closed_command(account_file, deal_id):
     """Start the account journey for the account in ACCOUNT_FILE (YAML or JSON): onboarding, then
     scaling, NPS on days 45 and 90, and the plays its health calls for. The same deal twice
@@ -133,7 +116,7 @@ async def deal_closed_command(account_file, deal_id):
 @click.command("journey")
 @click.argument("account_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw view as JSON.")
-@_run
+@run_async(nothing="sent")
 async def journey_command(account_id, as_json):
     """Show ACCOUNT_ID's journey: band, score, NPS, plays and its timeline."""
     from csrunner.journeys import journey_view
@@ -158,7 +141,7 @@ async def journey_command(account_id, as_json):
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--concurrency", default=32, show_default=True, help="Accounts sent to at once.")
 @click.option("--wait", default=30.0, show_default=True, help="Seconds to wait for the journeys to apply it.")
-@_run
+@run_async(nothing="sent")
 async def import_scores_command(csv_file, concurrency, wait):
     """Import a CSV of health scores for many accounts, then summarise what changed.
 

@@ -19,7 +19,6 @@ from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ChildWorkflowError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    import email_validator  # noqa: F401  (Account's EmailStr validates inside the sandbox)
     from csrunner import lifecycle
     from csrunner.definitions import PlaybookDefinition
     from csrunner.journey_messages import (DealClosed, DealRecord, ExpansionSignal, JourneyEvent,
