@@ -1,4 +1,5 @@
 """Wires workflows and activities into a Temporal worker. Run alone with `csr worker`."""
+
 from __future__ import annotations
 
 import asyncio
@@ -16,8 +17,8 @@ from activities.render import Renderer
 from activities.schedule import plan_schedule
 from activities.slack import SlackActivities
 from activities.tasks import TaskActivities
-from csrunner.config import Settings
-from csrunner.temporal import connect
+from csrunner.config.settings import Settings
+from csrunner.services.temporal import connect
 from workflows.journey import AccountJourneyWorkflow
 from workflows.playbook import PlaybookWorkflow
 
@@ -31,8 +32,15 @@ def activities_for(settings: Settings) -> list:
     slack = SlackActivities(settings, renderer, ledger)
     tasks = TaskActivities(settings, ledger)
     journey = JourneyActivities(settings)
-    return [plan_schedule, email.render_email, email.send_email, slack.post_slack, tasks.create_task,
-            journey.load_definitions, journey.load_scoring_model]
+    return [
+        plan_schedule,
+        email.render_email,
+        email.send_email,
+        slack.post_slack,
+        tasks.create_task,
+        journey.load_definitions,
+        journey.load_scoring_model,
+    ]
 
 
 #: Pure data modules the sandbox may share between runs instead of re-importing them for each
@@ -42,16 +50,26 @@ PASSTHROUGH = ("pydantic", "pydantic_core", "annotated_types", "typing_inspectio
 
 def build_worker(client: Client, settings: Settings | None = None, **options) -> Worker:
     settings = settings or Settings()
-    options.setdefault("workflow_runner", SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)))
-    return Worker(client, task_queue=settings.task_queue, workflows=WORKFLOWS,
-                  activities=activities_for(settings),
-                  activity_executor=ThreadPoolExecutor(max_workers=32), **options)
+    options.setdefault(
+        "workflow_runner",
+        SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+        ),
+    )
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=activities_for(settings),
+        activity_executor=ThreadPoolExecutor(max_workers=32),
+        **options,
+    )
 
 
 async def main() -> None:
     settings = Settings()
-    from csrunner.cli_ops import check_all  # refuse to run on broken playbooks or templates
+    from csrunner.services.checks import check_all  # refuse to run on broken playbooks or templates
+
     _, problems = check_all(settings)
     if problems:
         sys.exit("invalid playbooks or templates, worker not started:\n" + "\n".join(problems))

@@ -1,5 +1,6 @@
 """Email: render the template for the contact's locale, then send once through SendGrid
 (or write it to the outbox when no API key is set)."""
+
 from __future__ import annotations
 
 import urllib.error
@@ -14,26 +15,31 @@ from activities.errors import classify_http, permanent, transient
 from activities.ledger import SentLedger
 from activities.outbox import write_eml
 from activities.render import Renderer, template_context
-from csrunner.config import Settings
-from csrunner.messages import EmailRequest, EmailResult, RenderedEmail
+from csrunner.config.settings import Settings
+from csrunner.domain.messages import EmailRequest, EmailResult, RenderedEmail
 
 
 class EmailActivities:
     def __init__(self, settings: Settings, renderer: Renderer, ledger: SentLedger):
         self.settings, self.renderer, self.ledger = settings, renderer, ledger
-        self._client = (SendGridAPIClient(settings.sendgrid_api_key, host=settings.sendgrid_api_host)
-                        if settings.sendgrid_api_key else None)
+        self._client = (
+            SendGridAPIClient(settings.sendgrid_api_key, host=settings.sendgrid_api_host)
+            if settings.sendgrid_api_key
+            else None
+        )
 
     @activity.defn
     def render_email(self, req: EmailRequest) -> RenderedEmail:
         ctx = template_context(req.account, req.contact, req.run, req.facts)
         try:
-            out = self.renderer.render_blocks(req.template, req.contact.locale, ctx,
-                                              ("subject", "text", "html"))
+            out = self.renderer.render_blocks(
+                req.template, req.contact.locale, ctx, ("subject", "text", "html")
+            )
         except TemplateError as e:  # a broken template will not fix itself on retry
             raise permanent(f"template {req.template!r}: {e}") from None
-        return RenderedEmail(to=req.contact.email, subject=" ".join(out["subject"].split()),
-                             text=out["text"], html=out["html"])
+        return RenderedEmail(
+            to=req.contact.email, subject=" ".join(out["subject"].split()), text=out["text"], html=out["html"]
+        )
 
     @activity.defn
     def send_email(self, req: EmailRequest) -> EmailResult:
@@ -42,28 +48,39 @@ class EmailActivities:
             return EmailResult(**{**done, "duplicate": True})
         mail = self.render_email(req)
         if self._client is None:
-            _, message_id = write_eml(self.settings.outbox_dir, req.key,
-                                      (self.settings.mail_from_name, self.settings.mail_from),
-                                      mail.to, mail.subject, mail.text, mail.html)
-            result = EmailResult(to=mail.to, subject=mail.subject, message_id=message_id,
-                                 channel="outbox")
+            _, message_id = write_eml(
+                self.settings.outbox_dir,
+                req.key,
+                (self.settings.mail_from_name, self.settings.mail_from),
+                mail.to,
+                mail.subject,
+                mail.text,
+                mail.html,
+            )
+            result = EmailResult(to=mail.to, subject=mail.subject, message_id=message_id, channel="outbox")
         else:
-            result = EmailResult(to=mail.to, subject=mail.subject, channel="sendgrid",
-                                 message_id=self._post(req.key, mail))
+            result = EmailResult(
+                to=mail.to, subject=mail.subject, channel="sendgrid", message_id=self._post(req.key, mail)
+            )
         self.ledger.put(req.key, result.channel, result.model_dump(mode="json"))
         return result
 
     def _post(self, key: str, mail: RenderedEmail) -> str:
-        message = Mail(from_email=(self.settings.mail_from, self.settings.mail_from_name),
-                       to_emails=mail.to, subject=mail.subject,
-                       plain_text_content=mail.text, html_content=mail.html)
+        message = Mail(
+            from_email=(self.settings.mail_from, self.settings.mail_from_name),
+            to_emails=mail.to,
+            subject=mail.subject,
+            plain_text_content=mail.text,
+            html_content=mail.html,
+        )
         message.custom_arg = CustomArg("idempotency_key", key)
         try:
             response = self._client.send(message)
         except HTTPError as e:
             body = e.body.decode(errors="replace") if isinstance(e.body, bytes) else str(e.body)
-            raise classify_http(e.status_code, f"SendGrid: {body[:500]}",
-                                (e.headers or {}).get("Retry-After")) from None
+            raise classify_http(
+                e.status_code, f"SendGrid: {body[:500]}", (e.headers or {}).get("Retry-After")
+            ) from None
         except (urllib.error.URLError, OSError) as e:
             raise transient(f"SendGrid unreachable: {e}") from None
         return response.headers.get("X-Message-Id", "") or key

@@ -1,4 +1,5 @@
 """Transient or permanent: the one decision every delivery makes about a failure."""
+
 from __future__ import annotations
 
 from datetime import timedelta

@@ -1,5 +1,6 @@
 """The sent ledger: which idempotency keys already went out, so a retried activity never sends
 twice. SQLite in the data folder; every worker on one host shares it."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,10 @@ class SentLedger:
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # survives a process crash; fsync per checkpoint
-        self._db.execute("CREATE TABLE IF NOT EXISTS sent (key TEXT PRIMARY KEY, channel TEXT,"
-                         " result TEXT, at TEXT DEFAULT CURRENT_TIMESTAMP)")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS sent (key TEXT PRIMARY KEY, channel TEXT,"
+            " result TEXT, at TEXT DEFAULT CURRENT_TIMESTAMP)"
+        )
         self._lock = threading.Lock()
 
     def get(self, key: str) -> Optional[dict[str, Any]]:
@@ -26,5 +29,7 @@ class SentLedger:
 
     def put(self, key: str, channel: str, result: dict[str, Any]) -> None:
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO sent (key, channel, result) VALUES (?, ?, ?)",
-                             (key, channel, json.dumps(result, default=str)))
+            self._db.execute(
+                "INSERT OR REPLACE INTO sent (key, channel, result) VALUES (?, ?, ?)",
+                (key, channel, json.dumps(result, default=str)),
+            )

@@ -1,5 +1,6 @@
 """The local outbox: files a person can open (.eml for mail, .md for Slack and tasks),
 used when no SendGrid key / Slack token is configured."""
+
 from __future__ import annotations
 
 import re
@@ -10,7 +11,6 @@ from email.mime.text import MIMEText
 from email.utils import formataddr, make_msgid
 from pathlib import Path
 
-
 UTF8 = Charset("utf-8")
 UTF8.header_encoding = BASE64  # fixed: choosing the shortest encoding costs more than the mail
 
@@ -20,8 +20,9 @@ def file_name(key: str, suffix: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", key) + suffix
 
 
-def write_eml(folder: Path, key: str, sender: tuple[str, str], to: str, subject: str,
-              text: str, html: str) -> tuple[Path, str]:
+def write_eml(
+    folder: Path, key: str, sender: tuple[str, str], to: str, subject: str, text: str, html: str
+) -> tuple[Path, str]:
     # compat32 MIME classes: a valid multipart/alternative message, several times faster to
     # build than EmailMessage's header registry (this is on every send in outbox mode).
     msg = MIMEMultipart("alternative")

@@ -3,6 +3,7 @@
 One file per message, `email_templates/<locale>/<name>.j2`, with blocks `subject`, `text` and
 `html` (Slack templates, under `slack/`, have `text`). A missing locale falls back to English.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound
 from jinja2.sandbox import SandboxedEnvironment
 
-from csrunner.messages import Account, Contact, Person
+from csrunner.domain.messages import Account, Contact, Person
 
 FALLBACK_LOCALE = "en"
 
@@ -20,9 +21,12 @@ class Renderer:
     def __init__(self, templates_dir: Path):
         self.templates_dir = Path(templates_dir)
         self._env = {
-            escape: SandboxedEnvironment(loader=FileSystemLoader(str(self.templates_dir)),
-                                         undefined=StrictUndefined, autoescape=escape,
-                                         keep_trailing_newline=False)
+            escape: SandboxedEnvironment(
+                loader=FileSystemLoader(str(self.templates_dir)),
+                undefined=StrictUndefined,
+                autoescape=escape,
+                keep_trailing_newline=False,
+            )
             for escape in (False, True)
         }
 
@@ -37,8 +41,9 @@ class Renderer:
                 return rel
         raise TemplateNotFound(f"{locale}/{name}.j2")
 
-    def render_blocks(self, name: str, locale: str, context: dict[str, Any],
-                      blocks: tuple[str, ...]) -> dict[str, str]:
+    def render_blocks(
+        self, name: str, locale: str, context: dict[str, Any], blocks: tuple[str, ...]
+    ) -> dict[str, str]:
         rel = self.template_path(name, locale)
         out = {}
         for block in blocks:
@@ -55,8 +60,13 @@ def person_context(p: Person | None) -> dict[str, Any] | None:
     return {**p.model_dump(mode="json"), "first_name": p.first_name}
 
 
-def template_context(account: Account, contact: Contact | None = None, run: dict | None = None,
-                     facts: dict | None = None, **extra: Any) -> dict[str, Any]:
+def template_context(
+    account: Account,
+    contact: Contact | None = None,
+    run: dict | None = None,
+    facts: dict | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     """The variables every template can use (documented in email_templates/README.md)."""
     acc = account.model_dump(mode="json", exclude={"contacts", "csm", "manager", "executive", "metrics"})
     ctx = {

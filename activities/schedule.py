@@ -1,13 +1,14 @@
 """When each step is due, in the account's local time. An activity because reading the
 timezone database is I/O; its answer is recorded in history, so replay never re-reads it."""
+
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from temporalio import activity
 
-from csrunner.messages import Schedule, ScheduleRequest
+from csrunner.domain.messages import Schedule, ScheduleRequest
 
 
 def plan(req: ScheduleRequest) -> Schedule:
@@ -21,9 +22,9 @@ def plan(req: ScheduleRequest) -> Schedule:
             hh, mm = map(int, (at or req.default_time).split(":"))
             local = datetime.combine(start.date() + timedelta(days=day), time(hh, mm), tzinfo=zone)
             due = max(local, start)  # a time already past today means: now
-        out[step_id] = due.astimezone(timezone.utc)
+        out[step_id] = due.astimezone(UTC)
     day0 = datetime.combine(start.date(), time(0, 0), tzinfo=zone)
-    return Schedule(day0=day0.astimezone(timezone.utc), steps=out)
+    return Schedule(day0=day0.astimezone(UTC), steps=out)
 
 
 @activity.defn

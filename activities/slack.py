@@ -1,5 +1,6 @@
 """Slack: render a `slack/<name>` template and post it (with buttons for approvals) through
 slack_sdk's WebClient, or write it to the outbox when no bot token is set."""
+
 from __future__ import annotations
 
 from jinja2 import TemplateError
@@ -11,29 +12,43 @@ from activities.errors import permanent, transient
 from activities.ledger import SentLedger
 from activities.outbox import write_markdown
 from activities.render import Renderer, template_context
-from csrunner.config import Settings
-from csrunner.messages import SlackRequest, SlackResult
+from csrunner.config.settings import Settings
+from csrunner.domain.messages import SlackRequest, SlackResult
 
 SECTION_MAX = 3000  # Block Kit section text limit
-TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable",
-                    "request_timeout"}
+TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 
 
 def blocks_for(text: str, req: SlackRequest) -> list[dict]:
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_MAX]}}]
     if req.buttons:
-        blocks.append({"type": "actions", "block_id": "playbook_actions", "elements": [
-            {"type": "button", "text": {"type": "plain_text", "text": b.text[:75]},
-             "action_id": b.action_id, "value": b.value, **({"style": b.style} if b.style else {})}
-            for b in req.buttons]})
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "playbook_actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": b.text[:75]},
+                        "action_id": b.action_id,
+                        "value": b.value,
+                        **({"style": b.style} if b.style else {}),
+                    }
+                    for b in req.buttons
+                ],
+            }
+        )
     return blocks
 
 
 class SlackActivities:
     def __init__(self, settings: Settings, renderer: Renderer, ledger: SentLedger):
         self.settings, self.renderer, self.ledger = settings, renderer, ledger
-        self._client = (WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
-                        if settings.slack_bot_token else None)
+        self._client = (
+            WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+            if settings.slack_bot_token
+            else None
+        )
 
     @activity.defn
     def post_slack(self, req: SlackRequest) -> SlackResult:
@@ -47,8 +62,12 @@ class SlackActivities:
             raise permanent(f"template 'slack/{req.template}': {e}") from None
         if self._client is None:
             buttons = " ".join(f"[{b.text}]" for b in req.buttons)
-            write_markdown(self.settings.outbox_dir, "slack", req.key,
-                           f"To: {req.to}\n\n{text}\n\n{buttons}\n".rstrip() + "\n")
+            write_markdown(
+                self.settings.outbox_dir,
+                "slack",
+                req.key,
+                f"To: {req.to}\n\n{text}\n\n{buttons}\n".rstrip() + "\n",
+            )
             result = SlackResult(channel=req.to, ts=req.key, text=text)
         else:
             result = self._call(req, text)
@@ -58,18 +77,22 @@ class SlackActivities:
     def _call(self, req: SlackRequest, text: str) -> SlackResult:
         try:
             if req.update:
-                resp = self._client.chat_update(channel=req.update["channel"], ts=req.update["ts"],
-                                                text=text, blocks=blocks_for(text, req))
+                resp = self._client.chat_update(
+                    channel=req.update["channel"],
+                    ts=req.update["ts"],
+                    text=text,
+                    blocks=blocks_for(text, req),
+                )
             else:
-                resp = self._client.chat_postMessage(channel=req.to, text=text,
-                                                     blocks=blocks_for(text, req))
+                resp = self._client.chat_postMessage(channel=req.to, text=text, blocks=blocks_for(text, req))
         except SlackApiError as e:
             error = (e.response.data or {}).get("error", "") if e.response is not None else ""
             status = e.response.status_code if e.response is not None else 0
             if status == 429 or status >= 500 or error in TRANSIENT_ERRORS:
                 retry_after = e.response.headers.get("Retry-After") if e.response is not None else None
-                raise transient(f"Slack {error or status}",
-                                float(retry_after) if retry_after else None) from None
+                raise transient(
+                    f"Slack {error or status}", float(retry_after) if retry_after else None
+                ) from None
             raise permanent(f"Slack refused the message: {error or status}", status) from None
         except (SlackClientError, OSError) as e:
             raise transient(f"Slack unreachable: {e}") from None

@@ -1,24 +1,32 @@
 """Tasks for people. The run keeps the task (pending until completed); this writes the card a
 person reads in the outbox, once per idempotency key."""
+
 from __future__ import annotations
 
 from temporalio import activity
 
 from activities.ledger import SentLedger
 from activities.outbox import write_markdown
-from csrunner.config import Settings
-from csrunner.messages import TaskRequest
+from csrunner.config.settings import Settings
+from csrunner.domain.messages import TaskRequest
 
 
 def task_markdown(req: TaskRequest) -> str:
-    lines = [f"# {req.title}", "", f"- Account: {req.account.name} ({req.account.id})",
-             f"- Assignee: {req.assignee.name} <{req.assignee.email}>"]
+    lines = [
+        f"# {req.title}",
+        "",
+        f"- Account: {req.account.name} ({req.account.id})",
+        f"- Assignee: {req.assignee.name} <{req.assignee.email}>",
+    ]
     if req.due_at:
         lines.append(f"- Due: {req.due_at.isoformat()}")
     if req.description:
         lines += ["", req.description]
-    for heading, items in (("Agenda", req.agenda), ("Checklist", req.checklist),
-                           ("Deliverables", req.deliverables)):
+    for heading, items in (
+        ("Agenda", req.agenda),
+        ("Checklist", req.checklist),
+        ("Deliverables", req.deliverables),
+    ):
         if items:
             lines += ["", f"## {heading}", *[f"- [ ] {i}" for i in items]]
     return "\n".join(lines) + "\n"

@@ -6,6 +6,7 @@ number of workflow starts and no-op activities, on the same dev server in the sa
 SPEC 9 target: ratio >= 0.8. Our day 0 is: plan the schedule (local activity), Slack to the CSM,
 the welcome email (outbox), the kickoff task (local activity). The bare workflow does the same
 shape with no-op bodies: 2 local activities and 2 activities."""
+
 from __future__ import annotations
 
 import argparse
@@ -23,11 +24,11 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 with workflow.unsafe.imports_passed_through():  # this module is also loaded in the sandbox
-    from csrunner.accounts import load_account, load_team
-    from csrunner.catalog import load_catalog
-    from csrunner.config import REPO_ROOT, Settings
-    from csrunner.messages import PlaybookInput
-    from csrunner.temporal import SEARCH_ATTRIBUTE_KEYS, dev_server_path
+    from csrunner.config.accounts import load_account, load_team
+    from csrunner.config.catalog import load_catalog
+    from csrunner.config.settings import REPO_ROOT, Settings
+    from csrunner.domain.messages import PlaybookInput
+    from csrunner.services.temporal import SEARCH_ATTRIBUTE_KEYS, dev_server_path
     from worker import build_worker
     from workflows.playbook import PlaybookWorkflow
 
@@ -72,25 +73,53 @@ async def main(n: int, rounds: int) -> None:
     bundle = load_catalog(REPO_ROOT / "playbooks", REPO_ROOT / "email_templates").bundle("onboarding")
     bare_s, ours_s = [], []
     async with await WorkflowEnvironment.start_local(
-            data_converter=pydantic_data_converter, search_attributes=SEARCH_ATTRIBUTE_KEYS,
-            dev_server_existing_path=dev_server_path()) as env:
+        data_converter=pydantic_data_converter,
+        search_attributes=SEARCH_ATTRIBUTE_KEYS,
+        dev_server_existing_path=dev_server_path(),
+    ) as env:
         client = env.client
         for r in range(rounds):  # alternate, so load on the machine hits both alike
             global DONE
             DONE, queue = 0, f"bench-bare-{r}"
             async with Worker(client, task_queue=queue, workflows=[BareDay0], activities=[noop, noop_last]):
-                bare_s.append(await timed(lambda: asyncio.gather(*[
-                    client.start_workflow(BareDay0.run, str(i), id=f"bare-{uuid.uuid4()}", task_queue=queue)
-                    for i in range(n)]), lambda: DONE, n))
+                bare_s.append(
+                    await timed(
+                        lambda: asyncio.gather(
+                            *[
+                                client.start_workflow(
+                                    BareDay0.run, str(i), id=f"bare-{uuid.uuid4()}", task_queue=queue
+                                )
+                                for i in range(n)
+                            ]
+                        ),
+                        lambda: DONE,
+                        n,
+                    )
+                )
             settings = Settings(data_dir=Path(tempfile.mkdtemp()), task_queue=f"bench-ours-{r}")
             tasks = settings.outbox_dir / "tasks"
             async with build_worker(client, settings):
-                ours_s.append(await timed(lambda: asyncio.gather(*[
-                    client.start_workflow(PlaybookWorkflow.run, PlaybookInput(
-                        account=account.model_copy(update={"id": f"acct-{r}-{i}"}), playbook="onboarding",
-                        definitions=bundle), id=f"bench-{r}-{i}-{uuid.uuid4().hex[:6]}",
-                        task_queue=settings.task_queue)
-                    for i in range(n)]), lambda: len(list(tasks.glob("*.md"))) if tasks.exists() else 0, n))
+                ours_s.append(
+                    await timed(
+                        lambda: asyncio.gather(
+                            *[
+                                client.start_workflow(
+                                    PlaybookWorkflow.run,
+                                    PlaybookInput(
+                                        account=account.model_copy(update={"id": f"acct-{r}-{i}"}),
+                                        playbook="onboarding",
+                                        definitions=bundle,
+                                    ),
+                                    id=f"bench-{r}-{i}-{uuid.uuid4().hex[:6]}",
+                                    task_queue=settings.task_queue,
+                                )
+                                for i in range(n)
+                            ]
+                        ),
+                        lambda: len(list(tasks.glob("*.md"))) if tasks.exists() else 0,
+                        n,
+                    )
+                )
             print(f"round {r + 1}: bare {n / bare_s[-1]:6.1f}/s   ours {n / ours_s[-1]:6.1f}/s", flush=True)
     bare, ours = statistics.median(bare_s), statistics.median(ours_s)
     print(f"runs per round: {n}, rounds: {rounds} (medians below)")

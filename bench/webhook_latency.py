@@ -14,6 +14,7 @@ own processes against the dev server; the fakes and the bare baseline run in thi
 
 Not part of the test suite.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,13 +40,14 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "e2e")]
 
-from csrunner.catalog import load_catalog  # noqa: E402
-from csrunner.config import Settings  # noqa: E402
-from csrunner.runs import start_run  # noqa: E402
-from csrunner.service.hubspot import sign_v3  # noqa: E402
-from csrunner.temporal import SEARCH_ATTRIBUTE_KEYS, dev_server_path  # noqa: E402
 from e2e_helpers import HS_SECRET, SLACK_SECRET, account, free_port  # noqa: E402
 from fakes import FakeHubSpot, FakeSendGrid, FakeSlack  # noqa: E402
+
+from csrunner.config.catalog import load_catalog  # noqa: E402
+from csrunner.config.settings import Settings  # noqa: E402
+from csrunner.interfaces.web.hubspot import sign_v3  # noqa: E402
+from csrunner.services.runs import start_run  # noqa: E402
+from csrunner.services.temporal import SEARCH_ATTRIBUTE_KEYS, dev_server_path  # noqa: E402
 
 PILOT = (ROOT / "tests" / "e2e" / "conftest.py").read_text().split('PILOT = """')[1].split('"""')[0]
 
@@ -82,8 +84,10 @@ def pct(values, q):
 
 
 def line(name, ms):
-    return (f"{name:<38} n={len(ms):<4} p50={pct(ms, 50):7.1f} ms  p99={pct(ms, 99):7.1f} ms  "
-            f"mean={statistics.mean(ms):7.1f} ms  max={max(ms):7.1f} ms")
+    return (
+        f"{name:<38} n={len(ms):<4} p50={pct(ms, 50):7.1f} ms  p99={pct(ms, 99):7.1f} ms  "
+        f"mean={statistics.mean(ms):7.1f} ms  max={max(ms):7.1f} ms"
+    )
 
 
 async def paced(n, rate, one):
@@ -98,22 +102,50 @@ async def paced(n, rate, one):
 async def hubspot_path(url, hs, sg, n, rate):
     for i in range(n):  # each deal: its company, champion and owner (María, a CSM in team.yaml)
         hs.add_company(10_000 + i, {"name": f"Bench Co {i}", "timezone": "Europe/Madrid"})
-        hs.add_contact(20_000 + i, {"email": f"champion{i}@bench.example", "firstname": "Cham", "lastname": f"Pion{i}",
-                                    "hs_buying_role": "CHAMPION"}, company_id=10_000 + i)
-        hs.add_deal(30_000 + i, {"dealname": f"Bench deal {i}", "dealstage": "closedwon", "hubspot_owner_id": "501"},
-                    company_id=10_000 + i, contact_ids=[20_000 + i])
+        hs.add_contact(
+            20_000 + i,
+            {
+                "email": f"champion{i}@bench.example",
+                "firstname": "Cham",
+                "lastname": f"Pion{i}",
+                "hs_buying_role": "CHAMPION",
+            },
+            company_id=10_000 + i,
+        )
+        hs.add_deal(
+            30_000 + i,
+            {"dealname": f"Bench deal {i}", "dealstage": "closedwon", "hubspot_owner_id": "501"},
+            company_id=10_000 + i,
+            contact_ids=[20_000 + i],
+        )
     hs.add_owner(501, "maria@cs.example.com", "María", "García")
     gate, latencies, answers = asyncio.Semaphore(10), [], []  # HubSpot: at most 10 concurrent requests
 
     async def one(i):
-        body = json.dumps([{"objectId": 30_000 + i, "propertyName": "dealstage", "propertyValue": "closedwon",
-                            "changeSource": "CRM_UI", "eventId": 900_000 + i, "subscriptionId": 92894,
-                            "portalId": 5799819, "appId": 186886, "occurredAt": int(time.time() * 1000),
-                            "subscriptionType": "deal.propertyChange", "attemptNumber": 0}]).encode()
+        body = json.dumps(
+            [
+                {
+                    "objectId": 30_000 + i,
+                    "propertyName": "dealstage",
+                    "propertyValue": "closedwon",
+                    "changeSource": "CRM_UI",
+                    "eventId": 900_000 + i,
+                    "subscriptionId": 92894,
+                    "portalId": 5799819,
+                    "appId": 186886,
+                    "occurredAt": int(time.time() * 1000),
+                    "subscriptionType": "deal.propertyChange",
+                    "attemptNumber": 0,
+                }
+            ]
+        ).encode()
         async with gate:
             ts = str(int(time.time() * 1000))
-            headers = {"Content-Type": "application/json", "X-HubSpot-Request-Timestamp": ts,
-                       "X-HubSpot-Signature-v3": sign_v3(HS_SECRET, "POST", f"{url}/webhooks/hubspot", body, ts)}
+            headers = {
+                "Content-Type": "application/json",
+                "X-HubSpot-Request-Timestamp": ts,
+                "X-HubSpot-Signature-v3": sign_v3(HS_SECRET, "POST", f"{url}/webhooks/hubspot", body, ts),
+            }
             t0 = time.monotonic()
             r = await http.post("/webhooks/hubspot", content=body, headers=headers)
             assert r.status_code == 200 and r.json()["started"], r.text
@@ -135,19 +167,37 @@ async def slack_path(url, client, settings, slack, sg, n):
     async with httpx.AsyncClient(base_url=url, timeout=60) as http:
         for i in range(n):
             acct = account(f"bench-click-{i}")
-            acct = acct.model_copy(update={"contacts": [c.model_copy(update={"email": f"click{i}@bench.example"})
-                                                        for c in acct.contacts]})
-            wid, _ = await start_run(client, settings, catalog, acct, "pilot-approval", workflow_id=f"bench:{acct.id}")
+            acct = acct.model_copy(
+                update={
+                    "contacts": [
+                        c.model_copy(update={"email": f"click{i}@bench.example"}) for c in acct.contacts
+                    ]
+                }
+            )
+            wid, _ = await start_run(
+                client, settings, catalog, acct, "pilot-approval", workflow_id=f"bench:{acct.id}"
+            )
             value = f"{wid}|day4-approve"
-            msg = await wait_for(lambda: next((m for m in slack.messages if value in json.dumps(m["blocks"] or [])), None))
-            payload = {"type": "block_actions", "user": {"id": "U01MARIA"}, "response_url": "",
-                       "container": {"type": "message", "channel_id": msg["channel"], "message_ts": msg["ts"]},
-                       "message": {"ts": msg["ts"], "blocks": msg["blocks"], "text": msg["text"]},
-                       "actions": [{"action_id": "approve", "value": value, "type": "button"}]}
+            msg = await wait_for(
+                lambda: next((m for m in slack.messages if value in json.dumps(m["blocks"] or [])), None)
+            )
+            payload = {
+                "type": "block_actions",
+                "user": {"id": "U01MARIA"},
+                "response_url": "",
+                "container": {"type": "message", "channel_id": msg["channel"], "message_ts": msg["ts"]},
+                "message": {"ts": msg["ts"], "blocks": msg["blocks"], "text": msg["text"]},
+                "actions": [{"action_id": "approve", "value": value, "type": "button"}],
+            }
             body = str(httpx.QueryParams({"payload": json.dumps(payload)})).encode()
             ts = str(int(time.time()))
-            headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": ts,
-                       "X-Slack-Signature": SignatureVerifier(SLACK_SECRET).generate_signature(timestamp=ts, body=body)}
+            headers = {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Slack-Request-Timestamp": ts,
+                "X-Slack-Signature": SignatureVerifier(SLACK_SECRET).generate_signature(
+                    timestamp=ts, body=body
+                ),
+            }
             t0 = time.monotonic()
             r = await http.post("/slack/interactions", content=body, headers=headers)
             assert r.status_code == 200, r.text
@@ -174,14 +224,21 @@ class Bare:
 
 async def bare_path(client, n, rate):
     queue, gate, latencies = f"bare-{uuid.uuid4().hex[:6]}", asyncio.Semaphore(10), []
-    async with Worker(client, task_queue=queue, workflows=[Bare], activities=[noop],
-                      workflow_runner=UnsandboxedWorkflowRunner()):
+    async with Worker(
+        client,
+        task_queue=queue,
+        workflows=[Bare],
+        activities=[noop],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+
         async def one(i):
             key = f"bare-{i}-{uuid.uuid4().hex[:6]}"
             async with gate:
                 t0 = time.monotonic()
                 await client.start_workflow(Bare.run, key, id=key, task_queue=queue)
             latencies.append((await wait_for(lambda: DONE.get(key)) - t0) * 1000)
+
         started = time.monotonic()
         await paced(n, rate, one)
     return latencies, time.monotonic() - started
@@ -195,27 +252,44 @@ def spawn(args: list[str], env: dict) -> subprocess.Popen:
 async def main(deals: int, clicks: int, rate: float) -> None:
     data = Path(tempfile.mkdtemp(prefix="bench-"))
     async with await WorkflowEnvironment.start_local(
-            data_converter=pydantic_data_converter, search_attributes=SEARCH_ATTRIBUTE_KEYS,
-            dev_server_existing_path=dev_server_path(), dev_server_log_level="error") as env:
+        data_converter=pydantic_data_converter,
+        search_attributes=SEARCH_ATTRIBUTE_KEYS,
+        dev_server_existing_path=dev_server_path(),
+        dev_server_log_level="error",
+    ) as env:
         with TimedSendGrid() as sg, FakeSlack() as slack, FakeHubSpot() as hs:
             port = free_port()
-            env_vars = {"TEMPORAL_ADDRESS": env.client.service_client.config.target_host, "DATA_DIR": str(data),
-                        "TASK_QUEUE": "bench", "TEAM_FILE": str(ROOT / "team.yaml"),
-                        "SENDGRID_API_KEY": "SG.test-key", "SENDGRID_API_HOST": sg.url,
-                        "SLACK_BOT_TOKEN": "xoxb-test-token", "SLACK_API_URL": f"{slack.url}/api/",
-                        "HUBSPOT_API_URL": hs.url, "HUBSPOT_ACCESS_TOKEN": "hs-test-token",
-                        "HUBSPOT_CLIENT_SECRET": HS_SECRET, "SLACK_SIGNING_SECRET": SLACK_SECRET}
-            settings = Settings(temporal_address=env_vars["TEMPORAL_ADDRESS"], data_dir=data, task_queue="bench",
-                                team_file=ROOT / "team.yaml")
+            env_vars = {
+                "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+                "DATA_DIR": str(data),
+                "TASK_QUEUE": "bench",
+                "TEAM_FILE": str(ROOT / "team.yaml"),
+                "SENDGRID_API_KEY": "SG.test-key",
+                "SENDGRID_API_HOST": sg.url,
+                "SLACK_BOT_TOKEN": "xoxb-test-token",
+                "SLACK_API_URL": f"{slack.url}/api/",
+                "HUBSPOT_API_URL": hs.url,
+                "HUBSPOT_ACCESS_TOKEN": "hs-test-token",
+                "HUBSPOT_CLIENT_SECRET": HS_SECRET,
+                "SLACK_SIGNING_SECRET": SLACK_SECRET,
+            }
+            settings = Settings(
+                temporal_address=env_vars["TEMPORAL_ADDRESS"],
+                data_dir=data,
+                task_queue="bench",
+                team_file=ROOT / "team.yaml",
+            )
             procs = [spawn(["worker"], env_vars), spawn(["serve", "--port", str(port)], env_vars)]
             url = f"http://127.0.0.1:{port}"
             try:
                 async with httpx.AsyncClient() as http:
+
                     async def up():
                         try:
                             return (await http.get(f"{url}/healthz")).status_code == 200
                         except httpx.HTTPError:
                             return False
+
                     deadline = time.monotonic() + 30
                     while not await up():
                         assert time.monotonic() < deadline, "the service did not come up"
@@ -227,18 +301,24 @@ async def main(deals: int, clicks: int, rate: float) -> None:
                 for p in procs:
                     p.terminate()
                     p.wait(timeout=20)
-    print(f"{deals} deals at {rate:g}/s, {clicks} clicks one at a time; service and worker in their own processes")
+    print(
+        f"{deals} deals at {rate:g}/s, {clicks} clicks one at a time; service and worker in their own processes"
+    )
     print(line("HubSpot webhook -> welcome email", hub))
     print(line("HubSpot webhook -> 200 answered", answered))
     print(line("Slack click -> approved email sent", click))
     print(line("bare Temporal start -> no-op activity", bare))
     print(f"wall time: {hub_s:.1f} s for the deals vs {bare_s:.1f} s bare (ratio {bare_s / hub_s:.2f})")
-    print(f"p50 ratio to bare: webhook {pct(hub, 50) / pct(bare, 50):.1f}x, click {pct(click, 50) / pct(bare, 50):.1f}x; "
-          f"target webhook p99 < 1000 ms: {'met' if pct(hub, 99) < 1000 else 'NOT met'}")
+    print(
+        f"p50 ratio to bare: webhook {pct(hub, 50) / pct(bare, 50):.1f}x, click {pct(click, 50) / pct(bare, 50):.1f}x; "
+        f"target webhook p99 < 1000 ms: {'met' if pct(hub, 99) < 1000 else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--deals", type=int, default=200)
     parser.add_argument("--clicks", type=int, default=50)
     parser.add_argument("--rate", type=float, default=5.0, help="deals (and bare starts) per second")

@@ -6,6 +6,7 @@ Starts the real dev server and a separate `csr worker` process, starts onboardin
 does its day-0 steps, then waits for day 1), and reads the worker's resident memory (VmRSS) at
 each checkpoint once every run so far has done day 0. The worker keeps at most
 `max_cached_workflows` (SDK default 1,000) runs in memory; the rest replay on their next wake-up."""
+
 from __future__ import annotations
 
 import argparse
@@ -21,11 +22,11 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from csrunner.accounts import load_account, load_team
-from csrunner.catalog import load_catalog
-from csrunner.config import REPO_ROOT
-from csrunner.messages import PlaybookInput
-from csrunner.temporal import SEARCH_ATTRIBUTE_KEYS, dev_server_path
+from csrunner.config.accounts import load_account, load_team
+from csrunner.config.catalog import load_catalog
+from csrunner.config.settings import REPO_ROOT
+from csrunner.domain.messages import PlaybookInput
+from csrunner.services.temporal import SEARCH_ATTRIBUTE_KEYS, dev_server_path
 from workflows.playbook import PlaybookWorkflow
 
 
@@ -41,12 +42,22 @@ async def main(runs: int, checkpoints: list[int]) -> None:
     account = load_account(REPO_ROOT / "examples" / "acme.yaml", load_team(REPO_ROOT / "team.yaml"))
     bundle = load_catalog(REPO_ROOT / "playbooks", REPO_ROOT / "email_templates").bundle("onboarding")
     async with await WorkflowEnvironment.start_local(
-            data_converter=pydantic_data_converter, search_attributes=SEARCH_ATTRIBUTE_KEYS,
-            dev_server_existing_path=dev_server_path()) as env:
+        data_converter=pydantic_data_converter,
+        search_attributes=SEARCH_ATTRIBUTE_KEYS,
+        dev_server_existing_path=dev_server_path(),
+    ) as env:
         queue = f"mem-{uuid.uuid4().hex[:6]}"
-        worker = subprocess.Popen([str(Path(sys.executable).parent / "csr"), "worker"], env={
-            **os.environ, "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
-            "TASK_QUEUE": queue, "DATA_DIR": str(data)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        worker = subprocess.Popen(
+            [str(Path(sys.executable).parent / "csr"), "worker"],
+            env={
+                **os.environ,
+                "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+                "TASK_QUEUE": queue,
+                "DATA_DIR": str(data),
+            },
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             time.sleep(3)
             print(f"worker idle: {rss_mib(worker.pid):.0f} MiB", flush=True)
@@ -54,16 +65,29 @@ async def main(runs: int, checkpoints: list[int]) -> None:
             for target in checkpoints:
                 while started < target:
                     n = min(200, target - started)
-                    await asyncio.gather(*[env.client.start_workflow(
-                        PlaybookWorkflow.run, PlaybookInput(
-                            account=account.model_copy(update={"id": f"m{started + i}"}),
-                            playbook="onboarding", definitions=bundle),
-                        id=f"mem-{started + i}", task_queue=queue) for i in range(n)])
+                    await asyncio.gather(
+                        *[
+                            env.client.start_workflow(
+                                PlaybookWorkflow.run,
+                                PlaybookInput(
+                                    account=account.model_copy(update={"id": f"m{started + i}"}),
+                                    playbook="onboarding",
+                                    definitions=bundle,
+                                ),
+                                id=f"mem-{started + i}",
+                                task_queue=queue,
+                            )
+                            for i in range(n)
+                        ]
+                    )
                     started += n
                 while len(list(tasks.glob("*.md"))) < target:
                     await asyncio.sleep(0.5)
-                print(f"{target:>6} runs waiting for day 1: worker RSS {rss_mib(worker.pid):.0f} MiB "
-                      f"({time.perf_counter() - t0:.0f} s)", flush=True)
+                print(
+                    f"{target:>6} runs waiting for day 1: worker RSS {rss_mib(worker.pid):.0f} MiB "
+                    f"({time.perf_counter() - t0:.0f} s)",
+                    flush=True,
+                )
         finally:
             worker.kill()
 

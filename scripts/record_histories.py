@@ -11,6 +11,7 @@ Re-record only to add a NEW shape of history (a new step kind, a new scenario). 
 make a failing replay pass: a failing replay means runs in flight would break; make the change
 with workflow.patched() or worker versioning instead (docs/changing-workflows.md).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -25,12 +26,12 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from csrunner import journeys  # noqa: E402
-from csrunner.accounts import load_account, load_team  # noqa: E402
-from csrunner.catalog import load_catalog  # noqa: E402
-from csrunner.config import Settings  # noqa: E402
-from csrunner.messages import Action, Migration, PlaybookInput  # noqa: E402
-from csrunner.preview import advance_to_local, start_server  # noqa: E402
+from csrunner.config.accounts import load_account, load_team  # noqa: E402
+from csrunner.config.catalog import load_catalog  # noqa: E402
+from csrunner.config.settings import Settings  # noqa: E402
+from csrunner.domain.messages import Action, Migration, PlaybookInput  # noqa: E402
+from csrunner.services import journeys  # noqa: E402
+from csrunner.services.preview import advance_to_local, start_server  # noqa: E402
 from worker import build_worker  # noqa: E402
 from workflows.playbook import PlaybookWorkflow  # noqa: E402
 
@@ -51,7 +52,9 @@ class Scene:
             await self.env.sleep(min(target - now, timedelta(days=1)))
 
     async def act(self, step: str, action: str, actor: str = "maria", **kw) -> None:
-        await self.handle.execute_update(PlaybookWorkflow.act, Action(step_id=step, action=action, actor=actor, **kw))
+        await self.handle.execute_update(
+            PlaybookWorkflow.act, Action(step_id=step, action=action, actor=actor, **kw)
+        )
 
     async def complete_all(self, actor: str = "maria", value: bool = True) -> None:
         for p in (await self.handle.query(PlaybookWorkflow.view)).pending:
@@ -70,9 +73,16 @@ def _catalog():
 async def _start(env, settings, scene_id: str, account) -> Scene:
     scene = Scene(env, await advance_to_local(env, MADRID, "10:00"))
     scene.handle = await env.client.start_workflow(
-        PlaybookWorkflow.run, PlaybookInput(account=account, playbook="onboarding",
-                                            definitions=_catalog().bundle("onboarding"), search_attributes=False),
-        id=f"history:{scene_id}", task_queue=settings.task_queue)
+        PlaybookWorkflow.run,
+        PlaybookInput(
+            account=account,
+            playbook="onboarding",
+            definitions=_catalog().bundle("onboarding"),
+            search_attributes=False,
+        ),
+        id=f"history:{scene_id}",
+        task_queue=settings.task_queue,
+    )
     return scene
 
 
@@ -97,10 +107,14 @@ async def onboarding_full(env, settings) -> None:
     v2 = _catalog().bundle("onboarding")
     data = v2["onboarding"].model_dump(mode="json", exclude_defaults=True)
     data["version"] = 2
-    data["steps"] = [dict(st, title="Day 5: send, monitor and report") if st["id"] == "day5-send-task" else st
-                     for st in data["steps"]]
+    data["steps"] = [
+        dict(st, title="Day 5: send, monitor and report") if st["id"] == "day5-send-task" else st
+        for st in data["steps"]
+    ]
     v2["onboarding"] = type(v2["onboarding"]).model_validate(data)
-    await s.handle.execute_update(PlaybookWorkflow.migrate, Migration(definitions=v2, actor="olga", reason="title"))
+    await s.handle.execute_update(
+        PlaybookWorkflow.migrate, Migration(definitions=v2, actor="olga", reason="title")
+    )
     for day in range(5, 16):
         await s.at(day, "10:00")
         await s.complete_all(value=False)  # day 7: first value not reached
@@ -146,8 +160,11 @@ async def journey(env, settings) -> None:
         await _terminate(env.client.get_workflow_handle(play.workflow_id))
 
 
-SCENARIOS = {"onboarding-full": onboarding_full, "onboarding-deadline-skip": onboarding_deadline_skip,
-             "journey": journey}
+SCENARIOS = {
+    "onboarding-full": onboarding_full,
+    "onboarding-deadline-skip": onboarding_deadline_skip,
+    "journey": journey,
+}
 
 
 async def _save(env, handle, name: str, last: int | None = None, what: str = "PlaybookWorkflow") -> None:
@@ -164,11 +181,17 @@ async def _save(env, handle, name: str, last: int | None = None, what: str = "Pl
         attrs = history.events[0].workflow_execution_started_event_attributes
         file = f"{name}-{n}.json"
         (OUT / file).write_text(history.to_json() + "\n")
-        index[file] = {"workflow_id": handle.id, "workflow": attrs.workflow_type.name or what,
-                       "events": len(history.events)}
+        index[file] = {
+            "workflow_id": handle.id,
+            "workflow": attrs.workflow_type.name or what,
+            "events": len(history.events),
+        }
         end = history.events[-1]
-        run_id = (end.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
-                  if end.HasField("workflow_execution_continued_as_new_event_attributes") else None)
+        run_id = (
+            end.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+            if end.HasField("workflow_execution_continued_as_new_event_attributes")
+            else None
+        )
     index_path.write_text(json.dumps(dict(sorted(index.items())), indent=2) + "\n")
     await _terminate(env.client.get_workflow_handle(handle.id))
     print(f"{name}: {n} run(s) recorded")
@@ -184,8 +207,12 @@ async def main(names: list[str]) -> None:
     async with await start_server() as env:
         for name in names or list(SCENARIOS):
             with tempfile.TemporaryDirectory() as tmp:
-                settings = Settings(data_dir=Path(tmp), task_queue=f"record-{uuid.uuid4().hex}",
-                                    sendgrid_api_key="", slack_bot_token="")
+                settings = Settings(
+                    data_dir=Path(tmp),
+                    task_queue=f"record-{uuid.uuid4().hex}",
+                    sendgrid_api_key="",
+                    slack_bot_token="",
+                )
                 async with build_worker(env.client, settings):
                     await SCENARIOS[name](env, settings)
 

@@ -1,12 +1,13 @@
 """Shared fixtures: Temporal's time-skipping test server (workflow tests) and helpers.
 End-to-end tests start the real dev server themselves (tests/e2e)."""
+
 from __future__ import annotations
 
 import pytest_asyncio
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from csrunner.temporal import test_server_path
+from csrunner.services.temporal import test_server_path
 
 
 @pytest_asyncio.fixture(scope="module")

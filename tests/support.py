@@ -1,5 +1,6 @@
 """Helpers for workflow tests: the sample account, a worker pointed at fakes or the outbox,
 moving the time-skipping clock, and reading a run's timeline in the account's local time."""
+
 from __future__ import annotations
 
 import uuid
@@ -7,10 +8,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from csrunner.accounts import load_account, load_team
-from csrunner.catalog import load_catalog
-from csrunner.config import REPO_ROOT, Settings
-from csrunner.messages import Action, PlaybookInput, RunView
+from csrunner.config.accounts import load_account, load_team
+from csrunner.config.catalog import load_catalog
+from csrunner.config.settings import REPO_ROOT, Settings
+from csrunner.domain.messages import Action, PlaybookInput, RunView
 from workflows.playbook import PlaybookWorkflow
 
 MADRID = ZoneInfo("Europe/Madrid")
@@ -26,9 +27,13 @@ def catalog():
 
 def settings_for(tmp_path: Path, sendgrid=None, slack=None) -> Settings:
     return Settings(
-        data_dir=tmp_path, task_queue=f"tq-{uuid.uuid4().hex}",
-        sendgrid_api_key="SG.test-key" if sendgrid else "", sendgrid_api_host=sendgrid.url if sendgrid else "",
-        slack_bot_token="xoxb-test-token" if slack else "", slack_api_url=f"{slack.url}/api/" if slack else "")
+        data_dir=tmp_path,
+        task_queue=f"tq-{uuid.uuid4().hex}",
+        sendgrid_api_key="SG.test-key" if sendgrid else "",
+        sendgrid_api_host=sendgrid.url if sendgrid else "",
+        slack_bot_token="xoxb-test-token" if slack else "",
+        slack_api_url=f"{slack.url}/api/" if slack else "",
+    )
 
 
 #: Runs started by the current test; conftest terminates them afterwards, because a run left
@@ -40,9 +45,15 @@ async def start(env, settings: Settings, playbook: str = "onboarding", account=N
     account = account or acme()
     handle = await env.client.start_workflow(
         PlaybookWorkflow.run,
-        PlaybookInput(account=account, playbook=playbook,
-                      definitions=definitions or catalog().bundle(playbook), search_attributes=False),
-        id=f"test-{playbook}-{uuid.uuid4().hex[:8]}", task_queue=settings.task_queue)
+        PlaybookInput(
+            account=account,
+            playbook=playbook,
+            definitions=definitions or catalog().bundle(playbook),
+            search_attributes=False,
+        ),
+        id=f"test-{playbook}-{uuid.uuid4().hex[:8]}",
+        task_queue=settings.task_queue,
+    )
     STARTED.append(handle)
     return handle
 
@@ -62,11 +73,15 @@ def local_day_time(start: datetime, at: datetime) -> tuple[int, str]:
 def at_local(start: datetime, day: int, hhmm: str) -> datetime:
     s = start.astimezone(MADRID)
     h, m = map(int, hhmm.split(":"))
-    return datetime.combine(s.date() + timedelta(days=day), datetime.min.time(), MADRID).replace(hour=h, minute=m)
+    return datetime.combine(s.date() + timedelta(days=day), datetime.min.time(), MADRID).replace(
+        hour=h, minute=m
+    )
 
 
 async def act(handle, step: str, action: str, actor: str = "maria", **kw) -> RunView:
-    return await handle.execute_update(PlaybookWorkflow.act, Action(step_id=step, action=action, actor=actor, **kw))
+    return await handle.execute_update(
+        PlaybookWorkflow.act, Action(step_id=step, action=action, actor=actor, **kw)
+    )
 
 
 async def view(handle) -> RunView:

@@ -1,27 +1,41 @@
 """Deterministic helpers shared by the workflows: activity options, who a role is, which actions
 are allowed, Slack notifications for people, and search attributes."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Callable, Optional
+from typing import Optional
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from csrunner.definitions import TEAM_ROLES, PlaybookDefinition
-    from csrunner.messages import (Account, Action, Pending, RunState, SlackButton, SlackRequest,
-                                   SlackResult, TaskRequest)
+    from csrunner.domain.definitions import TEAM_ROLES, PlaybookDefinition
+    from csrunner.domain.messages import (
+        Account,
+        Action,
+        Pending,
+        RunState,
+        SlackButton,
+        SlackRequest,
+        SlackResult,
+        TaskRequest,
+    )
+    from workflows.search_attributes import ACCOUNT_ID, CSM_ID, CURRENT_STEP, PENDING_STEPS, PLAYBOOK
 
 PERMANENT = "PermanentDeliveryError"
 #: Transient failures retry with backoff for up to a day; permanent ones never retry.
 SEND_OPTIONS = dict(
     start_to_close_timeout=timedelta(seconds=15),  # a worker that dies mid-send is retried this soon
     schedule_to_close_timeout=timedelta(hours=24),
-    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                             maximum_interval=timedelta(minutes=10),
-                             non_retryable_error_types=[PERMANENT]),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=10),
+        non_retryable_error_types=[PERMANENT],
+    ),
 )
 
 #: action → what the timeline says, per kind of pending item
@@ -29,12 +43,6 @@ ACTIONS_FOR = {
     "approval": {"approve": "approved", "skip": "skipped", "snooze": "snoozed", "reassign": "reassigned"},
     "task": {"complete": "completed", "snooze": "snoozed", "reassign": "reassigned"},
 }
-
-ACCOUNT_ID = SearchAttributeKey.for_keyword("AccountId")
-CSM_ID = SearchAttributeKey.for_keyword("CsmId")
-PLAYBOOK = SearchAttributeKey.for_keyword("Playbook")
-CURRENT_STEP = SearchAttributeKey.for_keyword("CurrentStep")
-PENDING_STEPS = SearchAttributeKey.for_keyword_list("PendingSteps")
 
 
 def left(until: datetime) -> timedelta:
@@ -54,16 +62,19 @@ def person(account: Account, ref: str):
     return next((p for p in (account.csm, account.manager, account.executive) if p and p.id == ref), None)
 
 
-def refusal(st: RunState, defn: PlaybookDefinition, account: Account, a: Action,
-            now: datetime) -> Optional[str]:
+def refusal(
+    st: RunState, defn: PlaybookDefinition, account: Account, a: Action, now: datetime
+) -> Optional[str]:
     """Why an action cannot be applied, or None. Nothing is written when this says no."""
     p = st.pending.get(a.step_id)
     if p is None:
         done = [r for r in st.timeline if r.step_id == a.step_id and r.actor != "playbook"]
         if done:
             last = done[-1]
-            return (f"step '{a.step_id}' is not pending: already {last.outcome} by {last.actor} "
-                    f"at {last.at:%Y-%m-%d %H:%M} UTC")
+            return (
+                f"step '{a.step_id}' is not pending: already {last.outcome} by {last.actor} "
+                f"at {last.at:%Y-%m-%d %H:%M} UTC"
+            )
         if defn.step(a.step_id) is None and not any(r.step_id == a.step_id for r in st.timeline):
             return f"unknown step '{a.step_id}' in playbook '{defn.id}'"
         return f"step '{a.step_id}' is not pending"
@@ -91,55 +102,92 @@ class Notifier:
         who = person(self.account, ref) or self.account.csm
         return who.slack_user or f"@{who.id}"
 
-    async def slack(self, name: str, to: str, template: str, run: dict, buttons=(), update=None,
-                    **context) -> SlackResult:
-        req = SlackRequest(key=self.key(name), account=self.account, to=self._target(to),
-                           template=template, context={"run": run, **context},
-                           buttons=list(buttons), update=update or {})
+    async def slack(
+        self, name: str, to: str, template: str, run: dict, buttons=(), update=None, **context
+    ) -> SlackResult:
+        req = SlackRequest(
+            key=self.key(name),
+            account=self.account,
+            to=self._target(to),
+            template=template,
+            context={"run": run, **context},
+            buttons=list(buttons),
+            update=update or {},
+        )
         return await workflow.execute_activity("post_slack", req, result_type=SlackResult, **SEND_OPTIONS)
 
     async def request(self, p: Pending, run: dict, reminder: bool = False) -> dict[str, str]:
         value = f"{workflow.info().workflow_id}|{p.step_id}"
-        buttons = [SlackButton(text="Approve", action_id="approve", value=value, style="primary"),
-                   SlackButton(text="Skip", action_id="skip", value=value, style="danger"),
-                   SlackButton(text="Snooze 1 day", action_id="snooze", value=value)]
+        buttons = [
+            SlackButton(text="Approve", action_id="approve", value=value, style="primary"),
+            SlackButton(text="Skip", action_id="skip", value=value, style="danger"),
+            SlackButton(text="Snooze 1 day", action_id="snooze", value=value),
+        ]
         name = f"{p.step_id}:remind:{workflow.now():%Y%m%dT%H%M}" if reminder else f"{p.step_id}:request"
         try:
-            res = await self.slack(name, p.assignee, "approval_request", run, buttons,
-                                   approval=self._card(p), reminder=reminder)
+            res = await self.slack(
+                name, p.assignee, "approval_request", run, buttons, approval=self._card(p), reminder=reminder
+            )
         except ActivityError:
             return {}  # the inbox and CLI still show it; Slack is a convenience here
         return {"channel": res.channel, "ts": res.ts}
 
     async def update(self, p: Pending, decision: Action, run: dict) -> None:
         try:
-            await self.slack(f"{p.step_id}:decided", p.assignee, "approval_decided", run,
-                             update=p.slack_ref, approval=self._card(p),
-                             decision=decision.model_dump(mode="json"))
+            await self.slack(
+                f"{p.step_id}:decided",
+                p.assignee,
+                "approval_decided",
+                run,
+                update=p.slack_ref,
+                approval=self._card(p),
+                decision=decision.model_dump(mode="json"),
+            )
         except ActivityError:
             pass  # the decision stands; only the Slack message stays stale
 
     async def escalation(self, p: Pending, role: str, why: str, run: dict) -> None:
         who = person(self.account, role) or self.account.csm
         try:
-            await self.slack(f"{p.step_id}:escalate:{p.rung}", role, "escalation", run,
-                             item=self._card(p), escalation={"to": who.name, "role": role, "reason": why})
+            await self.slack(
+                f"{p.step_id}:escalate:{p.rung}",
+                role,
+                "escalation",
+                run,
+                item=self._card(p),
+                escalation={"to": who.name, "role": role, "reason": why},
+            )
         except ActivityError:
             pass
 
     async def reassigned(self, p: Pending, run: dict) -> None:
         try:
-            await self.slack(f"{p.step_id}:reassign:{workflow.now():%Y%m%dT%H%M%S}", p.assignee,
-                             "reassigned", run, item=self._card(p))
+            await self.slack(
+                f"{p.step_id}:reassign:{workflow.now():%Y%m%dT%H%M%S}",
+                p.assignee,
+                "reassigned",
+                run,
+                item=self._card(p),
+            )
         except ActivityError:
             pass
 
     async def task(self, p: Pending, **card) -> None:
         who = person(self.account, p.assignee) or self.account.csm
         await workflow.execute_local_activity(
-            "create_task", TaskRequest(key=self.key(p.step_id), account=self.account, assignee=who,
-                                       title=p.title, checklist=p.checklist, due_at=p.due_at, **card),
-            result_type=str, start_to_close_timeout=timedelta(seconds=30))
+            "create_task",
+            TaskRequest(
+                key=self.key(p.step_id),
+                account=self.account,
+                assignee=who,
+                title=p.title,
+                checklist=p.checklist,
+                due_at=p.due_at,
+                **card,
+            ),
+            result_type=str,
+            start_to_close_timeout=timedelta(seconds=30),
+        )
 
     def _card(self, p: Pending) -> dict:
         return p.model_dump(mode="json", include={"step_id", "title", "assignee", "due_at", "preview"})
@@ -148,8 +196,13 @@ class Notifier:
 def upsert_search_attributes(account: Account, st: RunState, current: Optional[str], last: tuple) -> tuple:
     values = (account.id, account.csm.id, st.playbook, current or "", tuple(sorted(st.pending)))
     if values != last:
-        workflow.upsert_search_attributes([
-            ACCOUNT_ID.value_set(values[0]), CSM_ID.value_set(values[1]),
-            PLAYBOOK.value_set(values[2]), CURRENT_STEP.value_set(values[3]),
-            PENDING_STEPS.value_set(list(values[4]))])
+        workflow.upsert_search_attributes(
+            [
+                ACCOUNT_ID.value_set(values[0]),
+                CSM_ID.value_set(values[1]),
+                PLAYBOOK.value_set(values[2]),
+                CURRENT_STEP.value_set(values[3]),
+                PENDING_STEPS.value_set(list(values[4])),
+            ]
+        )
     return values

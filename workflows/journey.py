@@ -5,9 +5,10 @@ sent to it is lost. It runs onboarding (which hands over to scaling) and the NPS
 reacts to what it receives: health scores and metrics (scored by the model, triggers evaluated
 and named in the alert), NPS answers and expansion signals. Plays are PlaybookWorkflow children
 `journey:{account_id}/{playbook}/{n}`; which one starts or is preempted is decided by the pure
-rules in csrunner.lifecycle. Signal handlers only queue; the main loop handles the queue in
+rules in csrunner.domain.lifecycle. Signal handlers only queue; the main loop handles the queue in
 order and continues-as-new, carrying one state object, before its history grows large.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -15,21 +16,31 @@ from datetime import timedelta
 from typing import Any, Optional
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ChildWorkflowError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    from csrunner import lifecycle
-    from csrunner.definitions import PlaybookDefinition
-    from csrunner.journey_messages import (DealClosed, DealRecord, ExpansionSignal, JourneyEvent,
-                                           JourneyInput, JourneyState, JourneyView, NpsAnswer,
-                                           NpsRecord, PlayRun, ScoreUpdate)
-    from csrunner.messages import EmailRequest, EmailResult, PlaybookInput, RunState
-    from csrunner.scoring import ScoringModel
+    from csrunner.domain import lifecycle
+    from csrunner.domain.definitions import PlaybookDefinition
+    from csrunner.domain.journey_messages import (
+        DealClosed,
+        DealRecord,
+        ExpansionSignal,
+        JourneyEvent,
+        JourneyInput,
+        JourneyState,
+        JourneyView,
+        NpsAnswer,
+        NpsRecord,
+        PlayRun,
+        ScoreUpdate,
+    )
+    from csrunner.domain.messages import EmailRequest, EmailResult, PlaybookInput, RunState
+    from csrunner.domain.scoring import ScoringModel
     from workflows import common
     from workflows.playbook import PlaybookWorkflow
+    from workflows.search_attributes import BAND
 
-BAND = SearchAttributeKey.for_keyword("Band")
 #: Reading the catalog / model files. Regular activities, not local ones: a local activity keeps
 #: the workflow task open, and under a stream of signals that task kept failing.
 READ = dict(start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_attempts=3))
@@ -69,8 +80,9 @@ class AccountJourneyWorkflow:
             if self._continue_as_new_due():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 st.runs += 1
-                workflow.continue_as_new(JourneyInput(account_id=st.account_id, state=st,
-                                                      search_attributes=inp.search_attributes))
+                workflow.continue_as_new(
+                    JourneyInput(account_id=st.account_id, state=st, search_attributes=inp.search_attributes)
+                )
 
     async def _load_model(self) -> ScoringModel:
         """Each run reads the then-current scoring model. If the file is broken the previous run's
@@ -78,7 +90,9 @@ class AccountJourneyWorkflow:
         st = self.state
         while True:
             try:
-                st.model = await workflow.execute_activity("load_scoring_model", result_type=ScoringModel, **READ)
+                st.model = await workflow.execute_activity(
+                    "load_scoring_model", result_type=ScoringModel, **READ
+                )
                 return st.model
             except ActivityError as e:
                 self._event("model_failed", f"scoring model not loaded: {common.reason(e)}")
@@ -88,8 +102,9 @@ class AccountJourneyWorkflow:
 
     def _continue_as_new_due(self) -> Optional[str]:
         info = workflow.info()
-        return lifecycle.continue_as_new_reason(self.rules, info.get_current_history_length(),
-                                                self.signals, info.is_continue_as_new_suggested())
+        return lifecycle.continue_as_new_reason(
+            self.rules, info.get_current_history_length(), self.signals, info.is_continue_as_new_suggested()
+        )
 
     # --- signals: queue only ------------------------------------------------------------------
 
@@ -116,14 +131,20 @@ class AccountJourneyWorkflow:
     # --- handling -----------------------------------------------------------------------------
 
     async def _handle(self, m) -> None:
-        await {"deal_closed": self._deal, "score": self._score, "nps": self._nps,
-               "expansion": self._expansion}[m.kind](m)
+        await {
+            "deal_closed": self._deal,
+            "score": self._score,
+            "nps": self._nps,
+            "expansion": self._expansion,
+        }[m.kind](m)
 
     async def _deal(self, m: DealClosed) -> None:
         st, first = self.state, self.state.account is None
         st.account = m.account  # the latest CRM data, for plays started from now on
         if not first:
-            return self._event("deal_closed", f"deal {m.deal_id} closed; recorded (lifecycle already running)")
+            return self._event(
+                "deal_closed", f"deal {m.deal_id} closed; recorded (lifecycle already running)"
+            )
         st.closed_at = m.closed_at
         self._event("deal_closed", f"deal {m.deal_id} closed: lifecycle started", {"deal_id": m.deal_id})
         onboarding = await self._start("onboarding", lifecycle.ONBOARDING, f"deal {m.deal_id} closed")
@@ -146,13 +167,17 @@ class AccountJourneyWorkflow:
         st.score, st.band, st.band_rank, st.score_note = obs.score, band.name, band.rank, note
         st.metrics.update(m.metrics)
         st.last_update_at = m.at
-        st.history = lifecycle.compact_history([*st.history, obs], now, self.model.triggers.history_days(),
-                                               self.rules.history_max)
+        st.history = lifecycle.compact_history(
+            [*st.history, obs], now, self.model.triggers.history_days(), self.rules.history_max
+        )
         changed = band.name != prev
         if changed or fired:
             was = f", was {prev}" if prev and changed else ""
-            self._event("score", f"score {obs.score:g} ({band.name}{was})" + (f"; {note}" if note else ""),
-                        {"source": m.source, "update": st.updates})
+            self._event(
+                "score",
+                f"score {obs.score:g} ({band.name}{was})" + (f"; {note}" if note else ""),
+                {"source": m.source, "update": st.updates},
+            )
         if fired:
             st.last_triggers = fired
             await self._alert(fired, prev, m.source)
@@ -167,22 +192,35 @@ class AccountJourneyWorkflow:
         band = lifecycle.current_band(self.model, st)
         if band is None or st.account is None:
             return
-        d = lifecycle.retention_decision(self.rules, st.plays, st.last_started, self.model.bands,
-                                         band, now, st.onboarding_until)
-        ask = d.start == lifecycle.healthy_play(self.model.bands) and lifecycle.referral_due(
-            self.rules, st.nps, st.metrics, st.referral_asked_at, now)[0]
+        d = lifecycle.retention_decision(
+            self.rules, st.plays, st.last_started, self.model.bands, band, now, st.onboarding_until
+        )
+        ask = (
+            d.start == lifecycle.healthy_play(self.model.bands)
+            and lifecycle.referral_due(self.rules, st.nps, st.metrics, st.referral_asked_at, now)[0]
+        )
         if ask:  # the healthy play's referral / case-study email goes out with it
             st.referral_asked_at = now
-        await self._apply(d, "retention", speak, band=band.name, score=st.score, referral_ask=ask,
-                          triggers=[t.name for t in st.last_triggers])
+        await self._apply(
+            d,
+            "retention",
+            speak,
+            band=band.name,
+            score=st.score,
+            referral_ask=ask,
+            triggers=[t.name for t in st.last_triggers],
+        )
 
     async def _nps(self, m: NpsAnswer) -> None:
         st, now = self.state, workflow.now()
         cat = lifecycle.nps_category(m.score)
         rec = NpsRecord(at=m.at, day=self._day(), score=m.score, category=cat, comment=m.comment)
-        st.nps = [*st.nps, rec][-self.rules.nps_max:]
-        self._event("nps", f"NPS {m.score} ({cat}); account NPS "
-                           f"{lifecycle.nps(a.score for a in st.nps):g}", {"comment": m.comment})
+        st.nps = [*st.nps, rec][-self.rules.nps_max :]
+        self._event(
+            "nps",
+            f"NPS {m.score} ({cat}); account NPS {lifecycle.nps(a.score for a in st.nps):g}",
+            {"comment": m.comment},
+        )
         if cat == "detractor":
             d = lifecycle.recovery_decision(self.rules, st.plays, st.last_started, cat, now)
             await self._apply(d, "recovery", True, nps_score=m.score, nps_comment=m.comment)
@@ -196,10 +234,18 @@ class AccountJourneyWorkflow:
     async def _expansion(self, m: ExpansionSignal) -> None:
         st = self.state
         st.expansion_signal = {"signal": m.signal, "detail": m.detail}
-        self._event("expansion_signal", f"expansion signal '{m.signal}'" + (f": {m.detail}" if m.detail else ""))
-        d = lifecycle.expansion_decision(self.rules, st.plays, st.last_started, self.model.bands,
-                                         lifecycle.current_band(self.model, st), workflow.now(),
-                                         st.onboarding_until)
+        self._event(
+            "expansion_signal", f"expansion signal '{m.signal}'" + (f": {m.detail}" if m.detail else "")
+        )
+        d = lifecycle.expansion_decision(
+            self.rules,
+            st.plays,
+            st.last_started,
+            self.model.bands,
+            lifecycle.current_band(self.model, st),
+            workflow.now(),
+            st.onboarding_until,
+        )
         await self._apply(d, "expansion", True, signal=m.signal, detail=m.detail)
 
     # --- effects ------------------------------------------------------------------------------
@@ -213,32 +259,58 @@ class AccountJourneyWorkflow:
         elif not d.quiet and speak and not d.preempt:  # a preemption already says why
             self._event("decision", d.note)
 
-    async def _start(self, slot: str, playbook: str, reason: str, facts: Optional[dict] = None) -> Optional[PlayRun]:
+    async def _start(
+        self, slot: str, playbook: str, reason: str, facts: Optional[dict] = None
+    ) -> Optional[PlayRun]:
         """A play as a child workflow, with the then-current published definitions."""
         st, now, me = self.state, workflow.now(), workflow.info().workflow_id
         try:
             defs = await workflow.execute_activity(
-                "load_definitions", playbook, result_type=dict[str, PlaybookDefinition], **READ)
+                "load_definitions", playbook, result_type=dict[str, PlaybookDefinition], **READ
+            )
         except ActivityError as e:
             return self._event("play_failed", f"{playbook} not started: {common.reason(e)}")
         n = st.counters[playbook] = st.counters.get(playbook, 0) + 1
         wid, d = f"{me}/{playbook}/{n}", defs[playbook]
-        first = RunState(playbook=d.id, version=d.version, content_hash=d.content_hash, started_at=now,
-                         chain=[d.id], facts=facts or {})
+        first = RunState(
+            playbook=d.id,
+            version=d.version,
+            content_hash=d.content_hash,
+            started_at=now,
+            chain=[d.id],
+            facts=facts or {},
+        )
         try:
             handle = await workflow.start_child_workflow(
-                PlaybookWorkflow.run, PlaybookInput(
-                    account=self._account(), playbook=playbook, definitions=defs, state=first,
-                    journey_id=me, search_attributes=self.inp.search_attributes),
-                id=wid, parent_close_policy=workflow.ParentClosePolicy.ABANDON)
+                PlaybookWorkflow.run,
+                PlaybookInput(
+                    account=self._account(),
+                    playbook=playbook,
+                    definitions=defs,
+                    state=first,
+                    journey_id=me,
+                    search_attributes=self.inp.search_attributes,
+                ),
+                id=wid,
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            )
         except WorkflowAlreadyStartedError:
             return self._event("play_failed", f"{playbook} not started: {wid} is already running")
-        run = PlayRun(slot=slot, playbook=playbook, workflow_id=wid, n=n, started_at=now,
-                      ends_at=now + timedelta(days=lifecycle.span_days(defs, playbook)), reason=reason)
+        run = PlayRun(
+            slot=slot,
+            playbook=playbook,
+            workflow_id=wid,
+            n=n,
+            started_at=now,
+            ends_at=now + timedelta(days=lifecycle.span_days(defs, playbook)),
+            reason=reason,
+        )
         st.plays = lifecycle.keep_plays([*st.plays, run], self.rules.finished_plays_max)
         st.last_started[playbook] = now
         st.plays_started += 1
-        self._event("play_started", f"{playbook} started: {reason}", {"workflow_id": wid, "version": d.version})
+        self._event(
+            "play_started", f"{playbook} started: {reason}", {"workflow_id": wid, "version": d.version}
+        )
         asyncio.create_task(self._watch(handle, run))
         self._publish()
         return run
@@ -265,6 +337,7 @@ class AccountJourneyWorkflow:
                 await workflow.get_external_workflow_handle(run.workflow_id).cancel()
             except Exception:  # it had already ended
                 pass
+
         asyncio.create_task(cancel())
 
     async def _alert(self, fired: list, prev: str, source: str) -> None:
@@ -274,13 +347,17 @@ class AccountJourneyWorkflow:
         sent = []
         for role in roles:
             try:
-                await self._notifier().slack(f"alert/{st.updates}/{role}", role, "journey_alert", self._ctx(),
-                                             alert=alert)
+                await self._notifier().slack(
+                    f"alert/{st.updates}/{role}", role, "journey_alert", self._ctx(), alert=alert
+                )
                 sent.append(role)
             except ActivityError as e:
                 self._event("alert_failed", f"alert to {role} failed: {common.reason(e)}")
-        self._event("alert", f"{severity} alert to {', '.join(sent) or 'nobody'}: {text}",
-                    {"triggers": [t.name for t in fired], "to": sent})
+        self._event(
+            "alert",
+            f"{severity} alert to {', '.join(sent) or 'nobody'}: {text}",
+            {"triggers": [t.name for t in fired], "to": sent},
+        )
 
     async def _referral(self, rec: NpsRecord, why: str) -> None:
         """A promoter after measurable ROI: the referral / case-study ask, and a note to the CSM."""
@@ -288,20 +365,39 @@ class AccountJourneyWorkflow:
         n = st.counters["referral"] = st.counters.get("referral", 0) + 1
         try:
             mail = await workflow.execute_activity(
-                "send_email", EmailRequest(
-                    key=f"{workflow.info().workflow_id}/referral-email/{n}", account=acc,
-                    contact=acc.contact("champion") or acc.contacts[0], template=lifecycle.REFERRAL_TEMPLATE,
-                    run=self._ctx(), facts={"nps_score": rec.score}),
-                result_type=EmailResult, **common.SEND_OPTIONS)
+                "send_email",
+                EmailRequest(
+                    key=f"{workflow.info().workflow_id}/referral-email/{n}",
+                    account=acc,
+                    contact=acc.contact("champion") or acc.contacts[0],
+                    template=lifecycle.REFERRAL_TEMPLATE,
+                    run=self._ctx(),
+                    facts={"nps_score": rec.score},
+                ),
+                result_type=EmailResult,
+                **common.SEND_OPTIONS,
+            )
         except ActivityError as e:
             return self._event("referral_failed", f"referral ask not sent: {common.reason(e)}")
         st.referral_asked_at = workflow.now()
-        self._event("email", f"referral / case-study ask sent to {mail.to}: {why}",
-                    {"subject": mail.subject, "template": lifecycle.REFERRAL_TEMPLATE})
+        self._event(
+            "email",
+            f"referral / case-study ask sent to {mail.to}: {why}",
+            {"subject": mail.subject, "template": lifecycle.REFERRAL_TEMPLATE},
+        )
         try:
-            await self._notifier().slack(f"referral-slack/{n}", "csm", "nps_promoter", self._ctx(), promoter={
-                "score": rec.score, "comment": rec.comment, "roi": st.metrics.get("roi_pct"),
-                "subject": mail.subject})
+            await self._notifier().slack(
+                f"referral-slack/{n}",
+                "csm",
+                "nps_promoter",
+                self._ctx(),
+                promoter={
+                    "score": rec.score,
+                    "comment": rec.comment,
+                    "roi": st.metrics.get("roi_pct"),
+                    "subject": mail.subject,
+                },
+            )
             self._event("slack", "promoter: CSM told about the referral ask", {"to": "csm"})
         except ActivityError as e:
             self._event("slack_failed", f"promoter note to the CSM failed: {common.reason(e)}")
@@ -318,13 +414,15 @@ class AccountJourneyWorkflow:
         async def wake() -> None:
             await workflow.sleep(until - workflow.now(), summary="onboarding ends")
             self.onboarding_over = True
+
         asyncio.create_task(wake())
 
     def _account(self):
         """The account as plays see it: its metrics plus score, band, triggers, NPS (templates)."""
         st = self.state
-        extra = lifecycle.template_metrics(st.metrics, st.score, st.band, st.last_triggers, st.nps,
-                                           st.expansion_signal)
+        extra = lifecycle.template_metrics(
+            st.metrics, st.score, st.band, st.last_triggers, st.nps, st.expansion_signal
+        )
         return st.account.model_copy(update={"metrics": {**st.account.metrics, **extra}})
 
     def _notifier(self) -> common.Notifier:
@@ -338,9 +436,10 @@ class AccountJourneyWorkflow:
 
     def _event(self, kind: str, text: str, detail: Optional[dict] = None) -> None:
         st = self.state
-        st.timeline.append(JourneyEvent(at=workflow.now(), day=self._day(), kind=kind, text=text,
-                                        detail=detail or {}))
-        del st.timeline[:-self.rules.timeline_max]
+        st.timeline.append(
+            JourneyEvent(at=workflow.now(), day=self._day(), kind=kind, text=text, detail=detail or {})
+        )
+        del st.timeline[: -self.rules.timeline_max]
 
     def _publish(self) -> None:
         """Search attributes (ids only), upserted when they change; not on servers without them."""
@@ -349,15 +448,24 @@ class AccountJourneyWorkflow:
         values = lifecycle.search_values(self.state, workflow.now())
         if values != self._sa:
             self._sa = values
-            workflow.upsert_search_attributes([
-                common.ACCOUNT_ID.value_set(values[0]), common.CSM_ID.value_set(values[1]),
-                BAND.value_set(values[2]), common.PLAYBOOK.value_set(values[3])])
+            workflow.upsert_search_attributes(
+                [
+                    common.ACCOUNT_ID.value_set(values[0]),
+                    common.CSM_ID.value_set(values[1]),
+                    BAND.value_set(values[2]),
+                    common.PLAYBOOK.value_set(values[3]),
+                ]
+            )
 
     @workflow.query
     def view(self) -> JourneyView:
-        return lifecycle.view(self.state, workflow.info().workflow_id, workflow.now(),
-                              workflow.info().get_current_history_length(),
-                              len(self.state.inbox) + self.handling)
+        return lifecycle.view(
+            self.state,
+            workflow.info().workflow_id,
+            workflow.now(),
+            workflow.info().get_current_history_length(),
+            len(self.state.inbox) + self.handling,
+        )
 
     @workflow.query
     def deal(self, deal_id: str) -> Optional[DealRecord]:

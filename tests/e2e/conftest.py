@@ -1,6 +1,7 @@
 """End-to-end fixtures: Temporal's real dev server (one per session), a worker pointed at the
 fake SendGrid and Slack, and the HTTP service served by uvicorn on a real socket in its own
 thread (it connects to Temporal lazily, as in production)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,31 +9,40 @@ import uuid
 
 import pytest
 import pytest_asyncio
+from e2e_helpers import FakeHubSpot, FakeSendGrid, FakeSlack, ServiceThread, Stack, service_config
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from csrunner.catalog import load_catalog
-from csrunner.config import REPO_ROOT, Settings
-from csrunner.service.app import create_app
-from csrunner.temporal import SEARCH_ATTRIBUTE_KEYS, dev_server_path
-from e2e_helpers import FakeHubSpot, FakeSendGrid, FakeSlack, ServiceThread, Stack, service_config
+from csrunner.config.catalog import load_catalog
+from csrunner.config.settings import REPO_ROOT, Settings
+from csrunner.interfaces.web.app import create_app
+from csrunner.services.temporal import dev_server_path
+from workflows.search_attributes import ALL as SEARCH_ATTRIBUTE_KEYS
 
 
 @pytest_asyncio.fixture(scope="session")
 async def stack(tmp_path_factory):
     import worker as worker_module
+
     data = tmp_path_factory.mktemp("e2e")
     async with await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter, search_attributes=SEARCH_ATTRIBUTE_KEYS,
-        dev_server_existing_path=dev_server_path(), ui=False,
+        data_converter=pydantic_data_converter,
+        search_attributes=SEARCH_ATTRIBUTE_KEYS,
+        dev_server_existing_path=dev_server_path(),
+        ui=False,
         dev_server_log_level="error",
     ) as env:
         with FakeSendGrid() as sg, FakeSlack() as slack, FakeHubSpot() as hs:
             settings = Settings(
-                temporal_address=env.client.service_client.config.target_host, data_dir=data,
-                task_queue=f"e2e-{uuid.uuid4().hex[:8]}", team_file=REPO_ROOT / "team.yaml",
-                sendgrid_api_key="SG.test-key", sendgrid_api_host=sg.url,
-                slack_bot_token="xoxb-test-token", slack_api_url=f"{slack.url}/api/")
+                temporal_address=env.client.service_client.config.target_host,
+                data_dir=data,
+                task_queue=f"e2e-{uuid.uuid4().hex[:8]}",
+                team_file=REPO_ROOT / "team.yaml",
+                sendgrid_api_key="SG.test-key",
+                sendgrid_api_host=sg.url,
+                slack_bot_token="xoxb-test-token",
+                slack_api_url=f"{slack.url}/api/",
+            )
             config = service_config(hs.url)
             worker = worker_module.build_worker(env.client, settings)
             task = asyncio.create_task(worker.run())

@@ -1,4 +1,5 @@
 """Helpers shared by the end-to-end tests (imported by name: tests/e2e is on sys.path)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -11,16 +12,20 @@ from dataclasses import dataclass
 import uvicorn
 from temporalio.testing import WorkflowEnvironment
 
-from csrunner.accounts import load_account, load_team
-from csrunner.config import REPO_ROOT, Settings
-from csrunner.service.config import ServiceConfig, parse_tokens
+from csrunner.config.accounts import load_account, load_team
+from csrunner.config.settings import REPO_ROOT, ServiceConfig, Settings, parse_tokens
 
 try:
     from tests.fakes import FakeHubSpot, FakeSendGrid, FakeSlack
 except ImportError:  # tests/ itself is on sys.path
     from fakes import FakeHubSpot, FakeSendGrid, FakeSlack
 
-HS_SECRET, SLACK_SECRET, DEAL_TOKEN, FEED_TOKEN = "hs-client-secret", "slack-signing-secret", "deal-token", "feed-token"
+HS_SECRET, SLACK_SECRET, DEAL_TOKEN, FEED_TOKEN = (
+    "hs-client-secret",
+    "slack-signing-secret",
+    "deal-token",
+    "feed-token",
+)
 TOKENS = {"maria": "tok-maria", "tom": "tok-tom", "carlos": "tok-carlos", "olga": "tok-olga"}
 
 
@@ -36,8 +41,16 @@ class ServiceThread:
     def __init__(self, app):
         self.app, self.port = app, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                     lifespan="off", timeout_graceful_shutdown=1))
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host="127.0.0.1",
+                port=self.port,
+                log_level="warning",
+                lifespan="off",
+                timeout_graceful_shutdown=1,
+            )
+        )
         self._thread = threading.Thread(target=self._server.run, daemon=True, name="service")
 
     def __enter__(self):
@@ -73,11 +86,16 @@ class Stack:
 
 
 def service_config(hubspot_url: str, **overrides) -> ServiceConfig:
-    return ServiceConfig(hubspot_api_url=hubspot_url, hubspot_access_token="hs-test-token",
-                         hubspot_client_secret=HS_SECRET, slack_signing_secret=SLACK_SECRET,
-                         deal_webhook_token=DEAL_TOKEN, feed_token=FEED_TOKEN,
-                         api_tokens=parse_tokens(",".join(f"{t}:{p}" for p, t in TOKENS.items())),
-                         **{"temporal_timeout": 10, **overrides})
+    return ServiceConfig(
+        hubspot_api_url=hubspot_url,
+        hubspot_access_token="hs-test-token",
+        hubspot_client_secret=HS_SECRET,
+        slack_signing_secret=SLACK_SECRET,
+        deal_webhook_token=DEAL_TOKEN,
+        feed_token=FEED_TOKEN,
+        api_tokens=parse_tokens(",".join(f"{t}:{p}" for p, t in TOKENS.items())),
+        **{"temporal_timeout": 10, **overrides},
+    )
 
 
 def account(account_id: str | None = None):

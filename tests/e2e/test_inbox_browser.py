@@ -1,16 +1,17 @@
 """The web inbox in a real browser (Debian's chromium driven by Playwright): a CSM signs in with
 a token, sees the pending approval, approves it, and the timeline shows it with their name.
 Screenshots (laptop and phone) go to test-artifacts/."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from e2e_helpers import TOKENS, account, eventually
 from playwright.async_api import async_playwright, expect
 
-from csrunner.config import REPO_ROOT
-from csrunner.runs import start_run
-from e2e_helpers import TOKENS, account, eventually
+from csrunner.config.settings import REPO_ROOT
+from csrunner.services.runs import start_run
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -20,16 +21,25 @@ CHROMIUM = "/usr/bin/chromium"
 async def browser():
     assert Path(CHROMIUM).exists(), "install Debian's chromium: apt-get install -y chromium"
     async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        b = await p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         yield b
         await b.close()
 
 
 async def test_csm_signs_in_approves_and_sees_it_in_the_timeline(stack, pilot_catalog, browser):
     acct = account()
-    wid, _ = await start_run(stack.client, stack.settings, pilot_catalog, acct, "pilot-approval",
-                             workflow_id=f"test:{acct.id}:browser")
+    wid, _ = await start_run(
+        stack.client,
+        stack.settings,
+        pilot_catalog,
+        acct,
+        "pilot-approval",
+        workflow_id=f"test:{acct.id}:browser",
+    )
     await eventually(lambda: any(wid in str(m["blocks"]) for m in stack.slack.messages))
     ARTIFACTS.mkdir(exist_ok=True)
     page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
@@ -66,7 +76,9 @@ async def test_csm_signs_in_approves_and_sees_it_in_the_timeline(stack, pilot_ca
     await expect(page.locator("tr.outcome-sent")).to_contain_text("day4-pilot-review")
     await page.screenshot(path=str(ARTIFACTS / "inbox-timeline.png"), full_page=True)
 
-    phone = await (await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)).new_page()
+    phone = await (
+        await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    ).new_page()
     await phone.context.add_cookies([{"name": "csr_session", "value": TOKENS["maria"], "url": stack.url}])
     await phone.goto(f"{stack.url}/inbox/accounts/{acct.id}")
     await expect(phone.locator("tr.outcome-approved")).to_be_visible()

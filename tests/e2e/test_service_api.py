@@ -1,14 +1,14 @@
 """The CSM/ops action API on the dev server: who sees and may act on what (CSM, manager, ops),
 the actions, refusals with reasons, and the account timeline with who did what."""
+
 from __future__ import annotations
 
 import httpx
-
-from csrunner.catalog import load_catalog
-from csrunner.config import REPO_ROOT
-from csrunner.runs import start_run
-
 from e2e_helpers import account, bearer, eventually
+
+from csrunner.config.catalog import load_catalog
+from csrunner.config.settings import REPO_ROOT
+from csrunner.services.runs import start_run
 
 
 async def _pending(http, who, wid):
@@ -24,7 +24,11 @@ async def test_roles_actions_and_timeline(stack):
     async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
         mine = await eventually(lambda: _pending(http, "maria", wid))
         kickoff = next(p for p in mine if p["step_id"] == "day0-kickoff")
-        assert kickoff["kind"] == "task" and kickoff["assignee_name"] == "María García" and not kickoff["overdue"]
+        assert (
+            kickoff["kind"] == "task"
+            and kickoff["assignee_name"] == "María García"
+            and not kickoff["overdue"]
+        )
         assert await _pending(http, "tom", wid) == []  # another CSM's account
         assert await _pending(http, "carlos", wid) and await _pending(http, "olga", wid)  # manager, ops
 
@@ -33,22 +37,35 @@ async def test_roles_actions_and_timeline(stack):
         assert r.status_code == 403 and "may not act" in r.json()["error"]
         r = await http.post("/api/actions/approve", json=body, headers=bearer("maria"))
         assert r.status_code == 409 and "'approve' is not allowed" in r.json()["error"]
-        r = await http.post("/api/actions/complete", json={**body, "step_id": "nope"}, headers=bearer("maria"))
+        r = await http.post(
+            "/api/actions/complete", json={**body, "step_id": "nope"}, headers=bearer("maria")
+        )
         assert r.status_code == 409 and "unknown step 'nope'" in r.json()["error"]
-        r = await http.post("/api/actions/complete", json={**body, "workflow_id": "no-such-run"}, headers=bearer("maria"))
+        r = await http.post(
+            "/api/actions/complete", json={**body, "workflow_id": "no-such-run"}, headers=bearer("maria")
+        )
         assert r.status_code == 404
-        r = await http.post("/api/actions/reassign", json={**body, "assignee": "zed"}, headers=bearer("maria"))
+        r = await http.post(
+            "/api/actions/reassign", json={**body, "assignee": "zed"}, headers=bearer("maria")
+        )
         assert r.status_code == 409 and "reassign needs an assignee" in r.json()["error"]
 
-        r = await http.post("/api/actions/reassign", json={**body, "assignee": "manager", "reason": "on leave"},
-                            headers=bearer("maria"))
+        r = await http.post(
+            "/api/actions/reassign",
+            json={**body, "assignee": "manager", "reason": "on leave"},
+            headers=bearer("maria"),
+        )
         assert r.status_code == 200 and "day0-kickoff" in r.json()["pending"]
-        r = await http.post("/api/actions/complete", json={**body, "reason": "kickoff held"}, headers=bearer("carlos"))
+        r = await http.post(
+            "/api/actions/complete", json={**body, "reason": "kickoff held"}, headers=bearer("carlos")
+        )
         assert r.status_code == 200 and "day0-kickoff" not in r.json()["pending"], r.text
 
         r = await http.get(f"/api/accounts/{acct.id}/timeline", headers=bearer("tom"))
         assert r.status_code == 403
-        assert (await http.get("/api/accounts/nobody-here/timeline", headers=bearer("olga"))).status_code == 404
+        assert (
+            await http.get("/api/accounts/nobody-here/timeline", headers=bearer("olga"))
+        ).status_code == 404
         tl = (await http.get(f"/api/accounts/{acct.id}/timeline", headers=bearer("maria"))).json()
         by = {(e["step_id"], e["outcome"]): e for e in tl["entries"]}
         assert by[("day0-kickoff", "reassigned")]["actor_name"] == "María García"

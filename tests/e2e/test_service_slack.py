@@ -2,6 +2,7 @@
 `block_actions` click (as Slack sends it) approves it; the gated email reaches the fake
 SendGrid exactly once; the message says who did it. The dev server does not skip time, so a
 test catalog holds onboarding's day-4 approval and email on day 0."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,44 +11,72 @@ import time
 from pathlib import Path
 
 import httpx
+from e2e_helpers import SLACK_SECRET, account, bearer, eventually
 from slack_sdk.signature import SignatureVerifier
 
-from csrunner.runs import start_run
+from csrunner.services.runs import start_run
 
-from e2e_helpers import SLACK_SECRET, account, bearer, eventually
-
-SPEC = json.loads((Path(__file__).resolve().parents[1] / "fakes" / "specs" / "slack_block_actions_payload.json")
-                  .read_text())
+SPEC = json.loads(
+    (Path(__file__).resolve().parents[1] / "fakes" / "specs" / "slack_block_actions_payload.json").read_text()
+)
 
 
 async def start_pilot(stack, pilot_catalog):
     acct = account()
-    wid, started = await start_run(stack.client, stack.settings, pilot_catalog, acct, "pilot-approval",
-                                   workflow_id=f"test:{acct.id}:pilot")
+    wid, started = await start_run(
+        stack.client,
+        stack.settings,
+        pilot_catalog,
+        acct,
+        "pilot-approval",
+        workflow_id=f"test:{acct.id}:pilot",
+    )
     assert started
     value = f"{wid}|day4-approve"
 
     def request_message():
         return next((m for m in stack.slack.messages if value in json.dumps(m["blocks"] or [])), None)
+
     return acct, wid, await eventually(request_message)
 
 
 def signed_click(message: dict, user: str, action_id: str, value: str) -> tuple[bytes, dict]:
     """Slack's block_actions payload (shape from the spec's captured one), form-encoded and signed."""
     payload = json.loads(json.dumps(SPEC["payload"]))
-    payload.update(user={"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T111"},
-                   container={"type": "message", "message_ts": message["ts"], "channel_id": message["channel"],
-                              "is_ephemeral": False},
-                   channel={"id": message["channel"], "name": "dm"},
-                   message={"type": "message", "ts": message["ts"], "text": message["text"], "blocks": message["blocks"]},
-                   actions=[{"action_id": action_id, "block_id": "playbook_actions", "value": value, "type": "button",
-                             "text": {"type": "plain_text", "text": action_id.title()},
-                             "action_ts": f"{time.time():.6f}"}])
+    payload.update(
+        user={"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T111"},
+        container={
+            "type": "message",
+            "message_ts": message["ts"],
+            "channel_id": message["channel"],
+            "is_ephemeral": False,
+        },
+        channel={"id": message["channel"], "name": "dm"},
+        message={
+            "type": "message",
+            "ts": message["ts"],
+            "text": message["text"],
+            "blocks": message["blocks"],
+        },
+        actions=[
+            {
+                "action_id": action_id,
+                "block_id": "playbook_actions",
+                "value": value,
+                "type": "button",
+                "text": {"type": "plain_text", "text": action_id.title()},
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    )
     body = str(httpx.QueryParams({"payload": json.dumps(payload)})).encode()
     ts = str(int(time.time()))
     sig = SignatureVerifier(SLACK_SECRET).generate_signature(timestamp=ts, body=body)
-    return body, {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": ts,
-                  "X-Slack-Signature": sig}
+    return body, {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": sig,
+    }
 
 
 async def test_slack_click_approves_and_the_email_is_sent_once(stack, pilot_catalog):

@@ -1,5 +1,6 @@
 """Deal closed → journey, on the dev server: HubSpot's signed batches (the real event shape),
 re-delivery, forged and stale signatures, and the generic CRM webhook."""
+
 from __future__ import annotations
 
 import json
@@ -9,11 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from e2e_helpers import DEAL_TOKEN, HS_SECRET, eventually
 from temporalio.service import RPCError
 
-from csrunner.journeys import journey_id
-from csrunner.service.hubspot import sign_v3
-from e2e_helpers import DEAL_TOKEN, HS_SECRET, eventually
+from csrunner.interfaces.web.hubspot import sign_v3
+from csrunner.services.journeys import journey_id
 
 _SPEC = Path(__file__).resolve().parents[1] / "fakes" / "specs" / "hubspot_deal_propertychange_webhook.json"
 REAL_EVENT = json.loads(_SPEC.read_text())["real_captured_event"]["event"]
@@ -25,17 +26,30 @@ def seed(hs) -> tuple[int, str, str]:
     email = f"champion{n}@customer.example"
     hs.add_owner(501, "maria@cs.example.com", "María", "García")
     hs.add_company(n, {"name": f"Customer {n}", "timezone": "Europe/Madrid", "hs_language": "es"})
-    hs.add_contact(n, {"email": email, "firstname": "Carla", "lastname": "Champion", "hs_buying_role": "CHAMPION"},
-                   company_id=n)
-    hs.add_deal(n, {"dealname": f"Deal {n}", "dealstage": "closedwon", "hubspot_owner_id": "501"},
-                company_id=n, contact_ids=[n])
+    hs.add_contact(
+        n,
+        {"email": email, "firstname": "Carla", "lastname": "Champion", "hs_buying_role": "CHAMPION"},
+        company_id=n,
+    )
+    hs.add_deal(
+        n,
+        {"dealname": f"Deal {n}", "dealstage": "closedwon", "hubspot_owner_id": "501"},
+        company_id=n,
+        contact_ids=[n],
+    )
     return n, f"hubspot-{n}", email
 
 
 def batch(deal_id: int, attempt: int = 0) -> bytes:
     """HubSpot's batch: our closed-won event (the real shape) among events we must ignore."""
-    won = {**REAL_EVENT, "objectId": deal_id, "propertyValue": "closedwon", "attemptNumber": attempt,
-           "eventId": deal_id + 1, "occurredAt": int(time.time() * 1000)}
+    won = {
+        **REAL_EVENT,
+        "objectId": deal_id,
+        "propertyValue": "closedwon",
+        "attemptNumber": attempt,
+        "eventId": deal_id + 1,
+        "occurredAt": int(time.time() * 1000),
+    }
     other_stage = {**won, "eventId": deal_id + 2, "propertyValue": "appointmentscheduled"}
     created = {k: v for k, v in won.items() if k not in ("propertyName", "propertyValue")}
     created.update(eventId=deal_id + 3, subscriptionType="deal.creation")
@@ -44,8 +58,11 @@ def batch(deal_id: int, attempt: int = 0) -> bytes:
 
 def signed(url: str, body: bytes, age_ms: int = 0, secret: str = HS_SECRET) -> dict:
     ts = str(int(time.time() * 1000) - age_ms)
-    return {"Content-Type": "application/json", "X-HubSpot-Request-Timestamp": ts,
-            "X-HubSpot-Signature-v3": sign_v3(secret, "POST", f"{url}/webhooks/hubspot", body, ts)}
+    return {
+        "Content-Type": "application/json",
+        "X-HubSpot-Request-Timestamp": ts,
+        "X-HubSpot-Signature-v3": sign_v3(secret, "POST", f"{url}/webhooks/hubspot", body, ts),
+    }
 
 
 async def _executions(client, wid: str) -> int:
@@ -78,8 +95,11 @@ async def test_signed_batch_starts_one_journey_and_redelivery_starts_none(stack)
 async def test_forged_or_stale_signature_is_refused_and_starts_nothing(stack, kind):
     deal, account_id, _ = seed(stack.hubspot)
     body = batch(deal)
-    headers = signed(stack.url, body, secret="not-the-secret") if kind == "forged" else \
-        signed(stack.url, body, age_ms=5 * 60 * 1000 + 5000)
+    headers = (
+        signed(stack.url, body, secret="not-the-secret")
+        if kind == "forged"
+        else signed(stack.url, body, age_ms=5 * 60 * 1000 + 5000)
+    )
     async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
         r = await http.post("/webhooks/hubspot", content=body, headers=headers)
     assert r.status_code == 401 and ("bad signature" if kind == "forged" else "stale") in r.json()["error"]
@@ -90,9 +110,16 @@ async def test_forged_or_stale_signature_is_refused_and_starts_nothing(stack, ki
 
 async def test_generic_deal_closed_webhook(stack):
     account_id = f"crm-{uuid.uuid4().hex[:8]}"
-    body = {"deal_id": f"D-{account_id}", "account": {
-        "id": account_id, "name": "Globex", "timezone": "America/New_York", "csm": "tom",
-        "contacts": [{"name": "Gina Globex", "email": f"gina@{account_id}.example", "role": "champion"}]}}
+    body = {
+        "deal_id": f"D-{account_id}",
+        "account": {
+            "id": account_id,
+            "name": "Globex",
+            "timezone": "America/New_York",
+            "csm": "tom",
+            "contacts": [{"name": "Gina Globex", "email": f"gina@{account_id}.example", "role": "champion"}],
+        },
+    }
     auth = {"Authorization": f"Bearer {DEAL_TOKEN}"}
     async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
         assert (await http.post("/webhooks/deal-closed", json=body)).status_code == 401

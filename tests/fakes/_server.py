@@ -13,9 +13,10 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -73,7 +74,7 @@ class FakeServer:
             raise RuntimeError(f"{type(self).__name__} is not started")
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "FakeServer":
+    def start(self) -> FakeServer:
         if self._thread is not None:
             return self
         # Bind ourselves so the port is known before uvicorn starts (no races).
@@ -92,8 +93,10 @@ class FakeServer:
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]},
-            name=f"{type(self).__name__}:{self.port}", daemon=True,
+            target=self._server.run,
+            kwargs={"sockets": [sock]},
+            name=f"{type(self).__name__}:{self.port}",
+            daemon=True,
         )
         self._thread.start()
         deadline = time.monotonic() + 10
@@ -124,8 +127,7 @@ class FakeServer:
         with self._lock:
             return list(self._requests)
 
-    def fail_next(self, status: int, times: int = 1, headers: dict | None = None,
-                  body: Any = None) -> None:
+    def fail_next(self, status: int, times: int = 1, headers: dict | None = None, body: Any = None) -> None:
         """The next `times` requests (any route) get `status` instead of being handled."""
         with self._lock:
             self._failures.append(_Failure(status, dict(headers or {}), body, times))
@@ -172,7 +174,9 @@ class FakeServer:
                 self._requests.append(rec)
             failure = self._take_failure()
             if failure is not None:
-                payload = failure.body if failure.body is not None else self.default_failure_body(failure.status)
+                payload = (
+                    failure.body if failure.body is not None else self.default_failure_body(failure.status)
+                )
                 headers = {**self.default_failure_headers(failure.status), **failure.headers}
                 response = raw_or_json(payload, failure.status, headers)
             else:
@@ -194,8 +198,7 @@ def raw_or_json(payload: Any, status: int, headers: dict[str, str] | None = None
 
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(payload), status_code=status, headers=headers,
-                    media_type="application/json")
+    return Response(json.dumps(payload), status_code=status, headers=headers, media_type="application/json")
 
 
 def bearer_token(request: Request) -> str | None:

@@ -14,8 +14,9 @@ import itertools
 import json
 import re
 import uuid
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from jsonschema import Draft202012Validator
 from starlette.requests import Request
@@ -27,15 +28,25 @@ from ._server import FakeServer, bearer_token, json_response, load_spec
 _SINGULAR = {"deals": "deal", "companies": "company", "contacts": "contact", "tasks": "task"}
 # Properties HubSpot returns when the request has no `properties=` parameter.
 _DEFAULT_PROPS = {
-    "deals": ["amount", "closedate", "createdate", "dealname", "dealstage", "hs_lastmodifieddate",
-              "hs_object_id", "pipeline"],
+    "deals": [
+        "amount",
+        "closedate",
+        "createdate",
+        "dealname",
+        "dealstage",
+        "hs_lastmodifieddate",
+        "hs_object_id",
+        "pipeline",
+    ],
     "companies": ["createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"],
     "contacts": ["createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"],
 }
 # Returned even when `properties=` names others.
-_ALWAYS = {"deals": ["createdate", "hs_lastmodifieddate", "hs_object_id"],
-           "companies": ["createdate", "hs_lastmodifieddate", "hs_object_id"],
-           "contacts": ["createdate", "lastmodifieddate", "hs_object_id"]}
+_ALWAYS = {
+    "deals": ["createdate", "hs_lastmodifieddate", "hs_object_id"],
+    "companies": ["createdate", "hs_lastmodifieddate", "hs_object_id"],
+    "contacts": ["createdate", "lastmodifieddate", "hs_object_id"],
+}
 # HUBSPOT_DEFINED association type ids for task -> object (HubSpot associations reference).
 TASK_ASSOCIATION_TYPES = {204: "contacts", 192: "companies", 216: "deals", 230: "tickets"}
 # Enumeration options of the documented task properties (HubSpot rejects other values).
@@ -51,7 +62,10 @@ def _build_task_validator() -> Draft202012Validator:
     schemas = copy.deepcopy(spec["schemas"])
     # HubSpot's own doc example sends association ids as numbers ("to": {"id": 101}); the API accepts both.
     schemas["PublicObjectId"]["properties"]["id"] = {"type": ["string", "integer"]}
-    root = {"$ref": "#/components/schemas/SimplePublicObjectInputForCreate", "components": {"schemas": schemas}}
+    root = {
+        "$ref": "#/components/schemas/SimplePublicObjectInputForCreate",
+        "components": {"schemas": schemas},
+    }
     return Draft202012Validator(root)
 
 
@@ -59,7 +73,7 @@ _TASK_VALIDATOR = _build_task_validator()
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _wire(value: Any) -> str | None:
@@ -72,8 +86,13 @@ def _wire(value: Any) -> str | None:
 
 
 def hs_error(status: int, message: str, category: str, **extra: Any) -> Response:
-    body = {"status": "error", "message": message, "correlationId": str(uuid.uuid4()), "category": category,
-            **extra}
+    body = {
+        "status": "error",
+        "message": message,
+        "correlationId": str(uuid.uuid4()),
+        "category": category,
+        **extra,
+    }
     return json_response(body, status)
 
 
@@ -105,13 +124,18 @@ class FakeHubSpot(FakeServer):
         """Link two objects both ways (object types are plural: deals, companies, contacts)."""
         a, b = (from_type, str(from_id)), (to_type, str(to_id))
         with self._lock:
-            for (src, dst) in ((a, b), (b, a)):
+            for src, dst in ((a, b), (b, a)):
                 ids = self._assoc.setdefault(src, {}).setdefault(dst[0], [])
                 if dst[1] not in ids:
                     ids.append(dst[1])
 
-    def add_deal(self, deal_id: Any, properties: dict | None = None, company_id: Any = None,
-                 contact_ids: Iterable[Any] = ()) -> dict:
+    def add_deal(
+        self,
+        deal_id: Any,
+        properties: dict | None = None,
+        company_id: Any = None,
+        contact_ids: Iterable[Any] = (),
+    ) -> dict:
         obj = self._add("deals", deal_id, properties)
         if company_id is not None:
             self.associate("deals", deal_id, "companies", company_id)
@@ -119,7 +143,9 @@ class FakeHubSpot(FakeServer):
             self.associate("deals", deal_id, "contacts", cid)
         return obj
 
-    def add_company(self, company_id: Any, properties: dict | None = None, contact_ids: Iterable[Any] = ()) -> dict:
+    def add_company(
+        self, company_id: Any, properties: dict | None = None, contact_ids: Iterable[Any] = ()
+    ) -> dict:
         obj = self._add("companies", company_id, properties)
         for cid in contact_ids:
             self.associate("companies", company_id, "contacts", cid)
@@ -132,14 +158,25 @@ class FakeHubSpot(FakeServer):
             self.associate("contacts", contact_id, "companies", company_id)
         return obj
 
-    def add_owner(self, owner_id: Any, email: str, firstName: str = "", lastName: str = "",
-                  user_id: int | None = None) -> dict:
+    def add_owner(
+        self, owner_id: Any, email: str, firstName: str = "", lastName: str = "", user_id: int | None = None
+    ) -> dict:
         now = _now()
         if user_id is None:
             user_id = int(owner_id) + 1 if str(owner_id).isdigit() else 1
-        owner = {"id": str(owner_id), "email": email, "type": "PERSON", "firstName": firstName,
-                 "lastName": lastName, "userId": user_id, "userIdIncludingInactive": user_id,
-                 "createdAt": now, "updatedAt": now, "archived": False, "teams": []}
+        owner = {
+            "id": str(owner_id),
+            "email": email,
+            "type": "PERSON",
+            "firstName": firstName,
+            "lastName": lastName,
+            "userId": user_id,
+            "userIdIncludingInactive": user_id,
+            "createdAt": now,
+            "updatedAt": now,
+            "archived": False,
+            "teams": [],
+        }
         with self._lock:
             self._owners[str(owner_id)] = owner
         return owner
@@ -153,10 +190,19 @@ class FakeHubSpot(FakeServer):
 
     def default_failure_body(self, status: int) -> Any:
         if status == 429:
-            return {"status": "error", "message": "You have reached your secondly limit.",
-                    "errorType": "RATE_LIMIT", "correlationId": str(uuid.uuid4()), "policyName": "SECONDLY"}
-        return {"status": "error", "message": "internal error", "correlationId": str(uuid.uuid4()),
-                "category": "INTERNAL_ERROR" if status >= 500 else "VALIDATION_ERROR"}
+            return {
+                "status": "error",
+                "message": "You have reached your secondly limit.",
+                "errorType": "RATE_LIMIT",
+                "correlationId": str(uuid.uuid4()),
+                "policyName": "SECONDLY",
+            }
+        return {
+            "status": "error",
+            "message": "internal error",
+            "correlationId": str(uuid.uuid4()),
+            "category": "INTERNAL_ERROR" if status >= 500 else "VALIDATION_ERROR",
+        }
 
     def _reset_state(self) -> None:
         # Seeded data (objects, owners) survives reset(); created tasks are traffic.
@@ -180,14 +226,21 @@ class FakeHubSpot(FakeServer):
             async def handler(request: Request, raw: bytes) -> Response:
                 token = bearer_token(request)
                 if token is None:
-                    return hs_error(401, "Authentication credentials not found. This API supports OAuth 2.0 "
-                                         "authentication and you can find more details at "
-                                         "https://developers.hubspot.com/docs/methods/auth/oauth-overview",
-                                    "INVALID_AUTHENTICATION")
+                    return hs_error(
+                        401,
+                        "Authentication credentials not found. This API supports OAuth 2.0 "
+                        "authentication and you can find more details at "
+                        "https://developers.hubspot.com/docs/methods/auth/oauth-overview",
+                        "INVALID_AUTHENTICATION",
+                    )
                 if token != self.token:
-                    return hs_error(401, "The OAuth token used to make this call expired or is invalid.",
-                                    "INVALID_AUTHENTICATION")
+                    return hs_error(
+                        401,
+                        "The OAuth token used to make this call expired or is invalid.",
+                        "INVALID_AUTHENTICATION",
+                    )
                 return await fn(request, raw)
+
             return self.endpoint(handler)
 
         async def not_found(request: Request, raw: bytes) -> Response:
@@ -195,9 +248,13 @@ class FakeHubSpot(FakeServer):
 
         return [
             Route("/crm/v3/objects/tasks", authed(self._create_task), methods=["POST"]),
-            Route("/crm/v3/objects/{object_type:str}/{object_id:str}", authed(self._get_object), methods=["GET"]),
+            Route(
+                "/crm/v3/objects/{object_type:str}/{object_id:str}", authed(self._get_object), methods=["GET"]
+            ),
             Route("/crm/v3/owners/{owner_id:str}", authed(self._get_owner), methods=["GET"]),
-            Route("/{path:path}", self.endpoint(not_found), methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+            Route(
+                "/{path:path}", self.endpoint(not_found), methods=["GET", "POST", "PUT", "PATCH", "DELETE"]
+            ),
         ]
 
     async def _get_object(self, request: Request, raw: bytes) -> Response:
@@ -208,7 +265,11 @@ class FakeHubSpot(FakeServer):
         if obj_type not in _DEFAULT_PROPS or obj is None:
             return hs_error(404, "resource not found", "OBJECT_NOT_FOUND", context={"id": [obj_id]})
         wanted = _csv_param(request, "properties")
-        names = (wanted + [p for p in _ALWAYS[obj_type] if p not in wanted]) if wanted else _DEFAULT_PROPS[obj_type]
+        names = (
+            (wanted + [p for p in _ALWAYS[obj_type] if p not in wanted])
+            if wanted
+            else _DEFAULT_PROPS[obj_type]
+        )
         # Requested-but-unset properties come back as null, like HubSpot.
         obj["properties"] = {n: obj["properties"].get(n) for n in names}
         associations = {}
@@ -243,12 +304,27 @@ class FakeHubSpot(FakeServer):
         if error:
             return error
         task_id, now = str(next(self._ids)), _now()
-        response = {"id": task_id, "properties": {**props, "hs_object_id": task_id, "hs_createdate": now,
-                                                  "hs_lastmodifieddate": now},
-                    "createdAt": now, "updatedAt": now, "archived": False}
+        response = {
+            "id": task_id,
+            "properties": {
+                **props,
+                "hs_object_id": task_id,
+                "hs_createdate": now,
+                "hs_lastmodifieddate": now,
+            },
+            "createdAt": now,
+            "updatedAt": now,
+            "archived": False,
+        }
         with self._lock:
-            self._tasks.append({"id": task_id, "properties": props, "associations": body["associations"],
-                                "response": response})
+            self._tasks.append(
+                {
+                    "id": task_id,
+                    "properties": props,
+                    "associations": body["associations"],
+                    "response": response,
+                }
+            )
             self._objects["tasks"][task_id] = copy.deepcopy(response)
         for a in body["associations"]:
             for t in a["types"]:
@@ -259,8 +335,12 @@ class FakeHubSpot(FakeServer):
 
     def _task_property_errors(self, props: dict) -> Response | None:
         if not props.get("hs_timestamp"):
-            return hs_error(400, "Error creating TASK. Some required properties were not set.", "VALIDATION_ERROR",
-                            context={"properties": ["hs_timestamp"]})
+            return hs_error(
+                400,
+                "Error creating TASK. Some required properties were not set.",
+                "VALIDATION_ERROR",
+                context={"properties": ["hs_timestamp"]},
+            )
         invalid = []
         ts = props["hs_timestamp"]
         if not re.fullmatch(r"\d{10,13}", ts):
@@ -278,24 +358,38 @@ class FakeHubSpot(FakeServer):
             invalid.append(("hubspot_owner_id", owner, "INVALID_OWNER_ID"))
         if not invalid:
             return None
-        details = [{"isValid": False, "message": f"{v} was not a valid value for {n}", "error": err, "name": n}
-                   for n, v, err in invalid]
-        return hs_error(400, f"Property values were not valid: {json.dumps(details)}", "VALIDATION_ERROR",
-                        errors=[{"message": d["message"], "code": d["error"], "context": {"propertyName": [d["name"]]}}
-                                for d in details])
+        details = [
+            {"isValid": False, "message": f"{v} was not a valid value for {n}", "error": err, "name": n}
+            for n, v, err in invalid
+        ]
+        return hs_error(
+            400,
+            f"Property values were not valid: {json.dumps(details)}",
+            "VALIDATION_ERROR",
+            errors=[
+                {"message": d["message"], "code": d["error"], "context": {"propertyName": [d["name"]]}}
+                for d in details
+            ],
+        )
 
     def _association_errors(self, associations: list[dict]) -> Response | None:
         for a in associations:
             for t in a["types"]:
                 to_type = TASK_ASSOCIATION_TYPES.get(t["associationTypeId"])
                 if t["associationCategory"] == "HUBSPOT_DEFINED" and to_type is None:
-                    return hs_error(400, f"{t['associationTypeId']} is not a valid association type id for tasks",
-                                    "VALIDATION_ERROR")
+                    return hs_error(
+                        400,
+                        f"{t['associationTypeId']} is not a valid association type id for tasks",
+                        "VALIDATION_ERROR",
+                    )
                 with self._lock:  # only object types this fake stores can be checked
                     missing = to_type in self._objects and str(a["to"]["id"]) not in self._objects[to_type]
                 if missing:
-                    return hs_error(400, f"One or more associations are invalid: {to_type} {a['to']['id']} "
-                                         "does not exist", "VALIDATION_ERROR")
+                    return hs_error(
+                        400,
+                        f"One or more associations are invalid: {to_type} {a['to']['id']} does not exist",
+                        "VALIDATION_ERROR",
+                    )
         return None
 
 

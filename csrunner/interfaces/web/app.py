@@ -1,0 +1,68 @@
+"""The HTTP service: `create_app(settings, client=None)`.
+
+With no client it connects to Temporal lazily (and again after an outage); while Temporal is
+unreachable every endpoint that must record something answers 503 so the sender retries.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+from temporalio.client import Client
+
+from csrunner.config.settings import ServiceConfig, Settings
+from csrunner.interfaces.web import api, errors, feeds, inbox, slack_buttons, webhooks
+from csrunner.interfaces.web.errors import ServiceError
+from csrunner.interfaces.web.models import Health
+from csrunner.interfaces.web.state import Service
+
+DESCRIPTION = """Durable customer-success playbooks on Temporal.
+
+* **Webhooks**: HubSpot (v3 signature) and any CRM (`DEAL_WEBHOOK_TOKEN`) start a customer's
+  journey when a deal closes, exactly once per deal.
+* **Feeds**: health scores, raw metrics, NPS answers and expansion signals (`FEED_TOKEN` or an
+  ops API token); batches answer per item.
+* **Slack**: Approve / Skip / Snooze buttons (`SLACK_SIGNING_SECRET`).
+* **Actions**: the CSM/ops API with bearer tokens (`API_TOKENS="token:person_id,..."`); the web
+  inbox at `/inbox`.
+
+A 2xx means Temporal has durably recorded the start, signal or update. 503 means it is unreachable: retry.
+Every 4xx body is `{"error": "what is wrong"}`."""
+
+
+def create_app(
+    settings: Settings | None = None, client: Client | None = None, config: ServiceConfig | None = None
+) -> FastAPI:
+    app = FastAPI(title="CS playbook runner", version="1.0", description=DESCRIPTION)
+    app.state.svc = Service(settings or Settings(), config or ServiceConfig(), client)
+    errors.install(app)
+    for module in (webhooks, feeds, slack_buttons, api, inbox):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def root():
+        return RedirectResponse("/inbox", status_code=303)
+
+    @app.get(
+        "/healthz",
+        response_model=Health,
+        tags=["ops"],
+        summary="Liveness, and whether Temporal answers",
+        responses={503: {"model": Health}},
+    )
+    async def healthz(request: Request):
+        svc = request.app.state.svc
+        try:
+            c = await svc.client()
+            async with errors.temporal_call(svc, "checking health"):
+                await c.workflow_service.get_system_info(GetSystemInfoRequest())
+        except ServiceError as e:
+            return JSONResponse(Health(ok=False, temporal=e.message).model_dump(), status_code=503)
+        return Health(ok=True, temporal="reachable")
+
+    return app

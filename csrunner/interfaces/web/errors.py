@@ -1,0 +1,110 @@
+"""One error shape for every endpoint ({"error": "...", ...}) and the mapping of Temporal
+failures: unreachable → 503 (the sender retries), unknown workflow → 404, never a 500."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from temporalio.client import RPCTimeoutOrCancelledError, WorkflowQueryFailedError, WorkflowQueryRejectedError
+from temporalio.service import RPCError, RPCStatusCode
+
+UNAVAILABLE_CODES = {
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.CANCELLED,
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+    RPCStatusCode.UNKNOWN,
+}
+
+
+class ErrorBody(BaseModel):
+    error: str
+    detail: Any = None
+
+
+class ServiceError(Exception):
+    def __init__(self, status: int, message: str, detail: Any = None, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.message, self.detail, self.headers = status, message, detail, headers
+
+
+def unavailable(why: str) -> ServiceError:
+    return ServiceError(
+        503,
+        f"Temporal is unreachable, nothing was recorded; retry later ({why})",
+        headers={"Retry-After": "5"},
+    )
+
+
+@asynccontextmanager
+async def temporal_call(svc, what: str):
+    """Around every Temporal call: a bounded wait, and failures mapped to clear answers."""
+    try:
+        async with asyncio.timeout(svc.config.temporal_timeout):
+            yield
+    except (TimeoutError, RPCTimeoutOrCancelledError):
+        svc.drop_client()
+        raise unavailable(f"no answer within {svc.config.temporal_timeout:g} s while {what}") from None
+    except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as e:
+        raise ServiceError(409, f"the run could not answer while {what}: {e}") from None
+    except RPCError as e:
+        if e.status == RPCStatusCode.NOT_FOUND:
+            raise ServiceError(404, f"not found while {what}: {e.message}") from None
+        if e.status == RPCStatusCode.INVALID_ARGUMENT:
+            raise ServiceError(422, f"Temporal refused the request while {what}: {e.message}") from None
+        if e.status in (RPCStatusCode.FAILED_PRECONDITION, RPCStatusCode.ALREADY_EXISTS):
+            raise ServiceError(409, f"{e.message} (while {what})") from None
+        if e.status in UNAVAILABLE_CODES:
+            svc.drop_client()
+        raise unavailable(f"{e.status.name if e.status else 'error'} while {what}") from None
+
+
+def _field(loc) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
+    return ".".join(parts) or "body"
+
+
+def describe_validation(errors: list[dict]) -> tuple[int, str]:
+    if any(e.get("type") == "json_invalid" for e in errors):
+        e = next(e for e in errors if e.get("type") == "json_invalid")
+        return 400, f"malformed JSON: {e.get('ctx', {}).get('error', e.get('msg'))}"
+    parts = [f"field '{_field(e.get('loc', ()))}': {e.get('msg')}" for e in errors[:10]]
+    return 422, "; ".join(parts)
+
+
+def install(app) -> None:
+    @app.exception_handler(ServiceError)
+    async def _service_error(request: Request, exc: ServiceError):
+        return JSONResponse(
+            ErrorBody(error=exc.message, detail=exc.detail).model_dump(exclude_none=True),
+            status_code=exc.status,
+            headers=exc.headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        errors = [{k: v for k, v in e.items() if k != "input"} for e in exc.errors()]
+        status, message = describe_validation(errors)
+        return JSONResponse({"error": message, "detail": _jsonable(errors)}, status_code=status)
+
+
+def _jsonable(errors: list[dict]) -> list[dict]:
+    """Validation contexts may hold exceptions; keep only what JSON can carry."""
+    out = []
+    for e in errors:
+        ctx = {k: str(v) for k, v in (e.get("ctx") or {}).items()}
+        out.append(
+            {
+                "loc": [str(p) for p in e.get("loc", ())],
+                "msg": str(e.get("msg")),
+                "type": str(e.get("type")),
+                **({"ctx": ctx} if ctx else {}),
+            }
+        )
+    return out

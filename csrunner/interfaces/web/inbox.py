@@ -1,0 +1,204 @@
+"""The CSMs' web inbox: server-rendered pages (Jinja2) over the same functions as the API.
+Login with an API token (kept in an HttpOnly, SameSite=Strict cookie); forms post and redirect
+back; every form carries a CSRF token derived from the session. No build step."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal, Optional
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from csrunner.domain.definitions import TEAM_ROLES
+from csrunner.domain.messages import Action
+from csrunner.interfaces.web.auth import Principal, principal_for, team_of
+from csrunner.interfaces.web.errors import ServiceError
+from csrunner.interfaces.web.work import pending_for, perform, timeline
+
+router = APIRouter(prefix="/inbox", tags=["inbox"])
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+COOKIE, FLASH = "csr_session", "csr_flash"
+_KEY = os.urandom(32)  # per process: forms from before a restart are simply re-posted after reload
+HTML = {200: {"content": {"text/html": {}}, "description": "an HTML page"}}
+SNOOZE_HOURS = {"1": "1 hour", "4": "4 hours", "24": "1 day", "72": "3 days", "168": "1 week"}
+
+
+def csrf_for(token: str) -> str:
+    return hmac.new(_KEY, token.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _who(request: Request) -> tuple[Principal, str] | None:
+    token = request.cookies.get(COOKIE, "")
+    try:
+        return principal_for(request.app.state.svc, token), token
+    except ServiceError:
+        return None
+
+
+def _redirect(url: str, flash: str = "", error: bool = False) -> RedirectResponse:
+    r = RedirectResponse(url, status_code=303)
+    if flash:
+        r.set_cookie(
+            FLASH,
+            quote(("!" if error else "") + flash[:500]),
+            max_age=60,
+            httponly=True,
+            samesite="strict",
+            path="/inbox",
+        )
+    return r
+
+
+def _page(request: Request, template: str, status: int = 200, **ctx) -> HTMLResponse:
+    from urllib.parse import unquote
+
+    flash = unquote(request.cookies.get(FLASH, ""))
+    r = templates.TemplateResponse(
+        request,
+        template,
+        {"flash": flash.lstrip("!"), "flash_error": flash.startswith("!"), "now": datetime.now(UTC), **ctx},
+        status_code=status,
+    )
+    if flash:
+        r.delete_cookie(FLASH, path="/inbox")
+    return r
+
+
+@router.get("/login", response_class=HTMLResponse, responses=HTML, summary="Inbox: sign-in page")
+async def login_page(request: Request):
+    return _page(request, "login.html")
+
+
+@router.post(
+    "/login",
+    response_class=HTMLResponse,
+    responses={303: {"description": "to the inbox"}, **HTML},
+    summary="Inbox: sign in with an API token",
+)
+async def login(request: Request, token: str = Form(..., max_length=500)):
+    try:
+        principal_for(request.app.state.svc, token.strip())
+    except ServiceError as e:
+        return _page(request, "login.html", status=401, error=e.message)
+    r = _redirect("/inbox")
+    r.set_cookie(
+        COOKIE,
+        token.strip(),
+        httponly=True,
+        samesite="strict",
+        path="/",
+        secure=request.app.state.svc.config.secure_cookies,
+        max_age=12 * 3600,
+    )
+    return r
+
+
+@router.post("/logout", response_class=RedirectResponse, status_code=303, summary="Inbox: sign out")
+async def logout():
+    r = _redirect("/inbox/login")
+    r.delete_cookie(COOKIE, path="/")
+    return r
+
+
+@router.get("", response_class=HTMLResponse, responses=HTML, summary="Inbox: my pending approvals and tasks")
+async def inbox(request: Request, csm: Optional[str] = None):
+    found = _who(request)
+    if found is None:
+        return _redirect("/inbox/login")
+    who, token = found
+    svc = request.app.state.svc
+    try:
+        items = await pending_for(svc, who, csm or None)
+        problem = ""
+    except ServiceError as e:
+        items, problem = [], e.message
+    team = team_of(svc, who)
+    csms = sorted(p.id for p in svc.team.people if p.role == "csm" and (team is None or p.id in team))
+    return _page(
+        request,
+        "inbox.html",
+        status=200,
+        who=who,
+        items=items,
+        problem=problem,
+        csm=csm or "",
+        csms=csms,
+        csrf=csrf_for(token),
+        snooze_hours=SNOOZE_HOURS,
+        people=svc.team.people,
+        roles=TEAM_ROLES,
+        person_name=svc.name,
+    )
+
+
+@router.get(
+    "/accounts/{account_id}",
+    response_class=HTMLResponse,
+    responses=HTML,
+    summary="Inbox: an account's timeline",
+)
+async def account_page(account_id: str, request: Request):
+    found = _who(request)
+    if found is None:
+        return _redirect("/inbox/login")
+    who, _ = found
+    try:
+        tl, problem, status = await timeline(request.app.state.svc, who, account_id), "", 200
+    except ServiceError as e:
+        tl, problem, status = None, e.message, e.status
+    return _page(
+        request,
+        "timeline.html",
+        status=status,
+        who=who,
+        account_id=account_id,
+        tl=tl,
+        problem=problem,
+        person_name=request.app.state.svc.name,
+    )
+
+
+@router.post(
+    "/act",
+    response_class=RedirectResponse,
+    status_code=303,
+    summary="Inbox: approve, skip, snooze, complete or reassign (form post, then back to the inbox)",
+)
+async def act(
+    request: Request,
+    workflow_id: str = Form(..., max_length=1000),
+    step_id: str = Form(..., max_length=200),
+    action: Literal[
+        "approve", "skip", "snooze", "complete", "complete-yes", "complete-no", "reassign"
+    ] = Form(...),
+    csrf: str = Form(..., max_length=100),
+    reason: str = Form("", max_length=2000),
+    snooze_hours: Literal["1", "4", "24", "72", "168"] = Form("24"),
+    assignee: str = Form("", max_length=200),
+    back: str = Form("/inbox", max_length=300),
+):
+    found = _who(request)
+    if found is None:
+        return _redirect("/inbox/login")
+    who, token = found
+    if not hmac.compare_digest(csrf.encode(), csrf_for(token).encode()):
+        return _redirect("/inbox", "The form was stale; reload the page and try again.", error=True)
+    back = back if back.startswith("/inbox") and "//" not in back else "/inbox"  # no open redirect
+    extra = {"until": datetime.now(UTC) + timedelta(hours=int(snooze_hours))} if action == "snooze" else {}
+    if action.startswith("complete-"):  # tasks that record a yes/no fact have two buttons
+        action, extra["value"] = "complete", action == "complete-yes"
+    if action == "reassign":
+        extra["assignee"] = assignee
+    act_ = Action(step_id=step_id, action=action, actor=who.id, reason=reason, **extra)
+    try:
+        await perform(request.app.state.svc, who, workflow_id, act_)
+    except ServiceError as e:
+        return _redirect(back, e.message, error=True)
+    return _redirect(back, f"{action}: '{step_id}' done by {who.person.name}.")

@@ -1,0 +1,176 @@
+"""Request and response bodies of the service (they are what /docs shows)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from csrunner.domain.messages import Contact, Person
+from csrunner.domain.values import ACCOUNT_ID_PATTERN as ACCOUNT_ID
+from csrunner.domain.values import NpsScore
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- deals -----------------------------------------------------------------------------------
+class DealAccount(In):
+    id: str = Field(pattern=ACCOUNT_ID, description="your stable account id, e.g. the CRM company id")
+    name: str = Field(min_length=1, max_length=300)
+    timezone: str = Field("UTC", description="IANA name, e.g. Europe/Madrid")
+    locale: Literal["en", "es"] = "en"
+    plan: str = ""
+    industry: str = ""
+    survey_url: str = ""
+    contacts: list[Contact] = Field(min_length=1, description="at least one; the champion gets the welcome")
+    csm: Union[str, Person] = Field(description="a person id from the team file, or the person in full")
+    manager: Optional[Union[str, Person]] = None
+    executive: Optional[Union[str, Person]] = None
+
+
+class DealClosedIn(In):
+    deal_id: str = Field(
+        min_length=1, max_length=200, description="the CRM's deal id: makes the call idempotent"
+    )
+    closed_at: Optional[datetime] = None
+    account: DealAccount
+
+
+class DealStarted(BaseModel):
+    deal_id: str
+    account_id: str
+    workflow_id: str
+    started: bool = Field(description="false when this deal had already started the journey: nothing changed")
+
+
+class HubSpotResult(BaseModel):
+    received: int
+    started: list[DealStarted] = []
+    duplicates: list[DealStarted] = []
+    ignored: int = Field(0, description="events that are not a deal reaching a closed-won stage")
+
+
+# --- feeds -----------------------------------------------------------------------------------
+class ScoreIn(In):
+    account_id: str = Field(pattern=ACCOUNT_ID)
+    score: Optional[float] = Field(None, ge=0, le=100, description="a ready 0-100 score (or give metrics)")
+    metrics: Optional[dict[str, Any]] = Field(
+        None, description="raw metrics the scoring model turns into a score"
+    )
+    at: Optional[datetime] = Field(None, description="when measured; a time without offset is UTC")
+    source: str = Field("", max_length=200)
+
+
+class NpsIn(In):
+    account_id: str = Field(pattern=ACCOUNT_ID)
+    score: NpsScore
+    comment: str = Field("", max_length=2000)
+    at: Optional[datetime] = Field(None, description="when answered; a time without offset is UTC")
+
+
+class SignalIn(In):
+    account_id: str = Field(pattern=ACCOUNT_ID)
+    signal: str = Field(min_length=1, max_length=200, description="e.g. seats_near_limit, asked_for_feature")
+    detail: str = Field("", max_length=2000)
+
+
+class Accepted(BaseModel):
+    account_id: str
+    workflow_id: str
+
+
+class ItemResult(BaseModel):
+    index: int
+    account_id: Optional[str] = None
+    status: Literal["accepted", "error"]
+    workflow_id: Optional[str] = None
+    error: Optional[str] = None
+
+
+class BatchResult(BaseModel):
+    accepted: int
+    errors: int
+    results: list[ItemResult]
+
+
+# --- the action API --------------------------------------------------------------------------
+class Me(BaseModel):
+    id: str
+    name: str
+    email: EmailStr
+    role: str
+    sees: Union[Literal["all"], list[str]] = Field(description="CSM ids whose accounts this person sees")
+
+
+class ActIn(In):
+    workflow_id: str = Field(min_length=1, max_length=1000)
+    step_id: str = Field(min_length=1, max_length=200)
+    reason: str = Field("", max_length=2000)
+
+
+class SnoozeIn(ActIn):
+    until: datetime = Field(description="ISO time in the future; a time without offset is UTC")
+
+
+class CompleteIn(ActIn):
+    value: Optional[bool] = Field(
+        None, description="the yes/no a task records (required when it records a fact)"
+    )
+
+
+class ReassignIn(ActIn):
+    assignee: str = Field(min_length=1, description="person id or team role (csm, manager, executive)")
+
+
+class PendingItem(BaseModel):
+    workflow_id: str
+    account_id: str
+    csm_id: str
+    playbook: str
+    step_id: str
+    kind: Literal["approval", "task"]
+    title: str
+    assignee: str
+    assignee_name: str
+    opened_at: datetime
+    due_at: Optional[datetime] = None
+    snoozed_until: Optional[datetime] = None
+    overdue: bool
+    records: Optional[str] = Field(None, description="the fact completing this task records (yes/no)")
+    checklist: list[str] = []
+    preview: dict[str, str] = {}
+
+
+class ActResult(BaseModel):
+    workflow_id: str
+    step_id: str
+    action: str
+    actor: str
+    pending: list[str] = Field(description="step ids still pending on this run")
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    workflow_id: str
+    playbook: str
+    step_id: str
+    kind: str
+    outcome: str
+    actor: str
+    actor_name: str
+    reason: str = ""
+    detail: dict[str, Any] = {}
+
+
+class Timeline(BaseModel):
+    account_id: str
+    runs: list[str]
+    entries: list[TimelineEntry]
+
+
+class Health(BaseModel):
+    ok: bool
+    temporal: str

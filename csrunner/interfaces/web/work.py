@@ -1,0 +1,173 @@
+"""What the action API and the inbox share: pending items found through Temporal visibility,
+account timelines, and actions checked against who may take them."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import UTC, datetime
+
+from temporalio.client import WorkflowExecutionStatus
+
+from csrunner.domain.messages import Action, RunView
+from csrunner.interfaces.web.auth import Principal, may_act, team_of
+from csrunner.interfaces.web.errors import ServiceError, temporal_call
+from csrunner.interfaces.web.models import ACCOUNT_ID, ActResult, PendingItem, Timeline, TimelineEntry
+from csrunner.services.runs import ActionRefused, act, view
+from workflows.search_attributes import CSM_ID
+
+LIST_LIMIT = 500  # runs scanned per listing; the inbox is for people, not for bulk export
+
+
+def _quote(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._:@/|-]{1,200}", value):
+        raise ServiceError(422, f"invalid id {value!r}")
+    return f"'{value}'"
+
+
+async def _views(svc, query: str, what: str) -> list[tuple[str, str, RunView]]:
+    """(workflow id, CSM id, view) of the PlaybookWorkflow runs matching a visibility query."""
+    client = await svc.client()
+    found = []
+    async with temporal_call(svc, what):
+        async for wf in client.list_workflows(query, limit=LIST_LIMIT):
+            found.append((wf.id, wf.typed_search_attributes.get(CSM_ID) or "", wf.status))
+
+    async def one(wid, csm, status):
+        async with svc.queries:  # bounded fan-out of `view` queries
+            try:
+                async with temporal_call(svc, f"reading {wid}"):
+                    return wid, csm, await view(client, wid)
+            except ServiceError as e:
+                if e.status == 503:
+                    raise
+                return None  # gone between list and query, or closed without a worker to replay
+
+    results = await asyncio.gather(*(one(*f) for f in found))
+    return [r for r in results if r is not None]
+
+
+async def pending_for(svc, who: Principal, csm: str | None = None) -> list[PendingItem]:
+    team = team_of(svc, who)
+    if csm:
+        if team is not None and csm not in team:
+            raise ServiceError(403, f"{who.id} ({who.role}) may not see the accounts of {csm!r}")
+        team = {csm}
+    query = "WorkflowType = 'PlaybookWorkflow' AND ExecutionStatus = 'Running'"
+    if team is not None:
+        query += f" AND CsmId IN ({', '.join(_quote(c) for c in sorted(team))})"
+    now = datetime.now(UTC)
+    items = []
+    for wid, csm_id, v in await _views(svc, query, "listing pending work"):
+        for p in v.pending:
+            items.append(
+                PendingItem(
+                    workflow_id=wid,
+                    account_id=v.account_id,
+                    csm_id=csm_id,
+                    playbook=v.playbook,
+                    step_id=p.step_id,
+                    kind=p.kind,
+                    title=p.title,
+                    assignee=p.assignee,
+                    assignee_name=svc.name(p.assignee),
+                    opened_at=p.opened_at,
+                    due_at=p.due_at,
+                    snoozed_until=p.snoozed_until,
+                    overdue=bool(p.due_at and p.due_at < now),
+                    records=p.records,
+                    checklist=p.checklist,
+                    preview=p.preview,
+                )
+            )
+    far = datetime.max.replace(tzinfo=UTC)
+    # Overdue first (oldest deadline first), then by deadline, then oldest opened.
+    items.sort(key=lambda i: (not i.overdue, i.due_at or far, i.opened_at))
+    return items
+
+
+async def timeline(svc, who: Principal, account_id: str) -> Timeline:
+    if not re.fullmatch(ACCOUNT_ID, account_id):
+        raise ServiceError(422, f"field 'account_id': invalid account id {account_id!r}")
+    runs = await _views(
+        svc,
+        f"WorkflowType = 'PlaybookWorkflow' AND AccountId = {_quote(account_id)}",
+        f"reading the timeline of {account_id}",
+    )
+    if not runs:
+        raise ServiceError(404, f"unknown account {account_id!r}: no playbook runs found")
+    if not any(may_act(svc, who, csm) for _, csm, _ in runs):
+        raise ServiceError(403, f"{who.id} ({who.role}) may not see account {account_id!r}")
+    entries = [
+        TimelineEntry(
+            at=r.at,
+            workflow_id=wid,
+            playbook=v.playbook,
+            step_id=r.step_id,
+            kind=r.kind,
+            outcome=r.outcome,
+            actor=r.actor,
+            actor_name=svc.name(r.actor),
+            reason=r.reason,
+            detail=r.detail,
+        )
+        for wid, _, v in runs
+        for r in v.timeline
+    ]
+    entries.sort(key=lambda e: e.at)
+    return Timeline(account_id=account_id, runs=[wid for wid, _, _ in runs], entries=entries)
+
+
+async def perform(svc, who: Principal, workflow_id: str, action: Action) -> ActResult:
+    """Check who may act, then act through the run's update (its validator refuses what is
+    not pending); a 2xx means the update is in the workflow's history."""
+    client = await svc.client()
+    async with temporal_call(svc, f"finding run {workflow_id!r}"):
+        desc = await client.get_workflow_handle(workflow_id).describe()
+    if desc.workflow_type != "PlaybookWorkflow":
+        raise ServiceError(404, f"{workflow_id!r} is not a playbook run")
+    if desc.status != WorkflowExecutionStatus.RUNNING:
+        raise ServiceError(
+            409, await _closed_refusal(svc, client, workflow_id, action.step_id, desc.status.name.lower())
+        )
+    csm = desc.typed_search_attributes.get(CSM_ID) or ""
+    if not may_act(svc, who, csm):
+        assignee = await _assignee(svc, client, workflow_id, action.step_id)
+        if not may_act(svc, who, csm, assignee):
+            raise ServiceError(403, f"{who.id} ({who.role}) may not act on runs of CSM {csm!r}")
+    try:
+        async with temporal_call(svc, f"{action.action} on {workflow_id!r}"):
+            v = await act(client, workflow_id, action)
+    except ActionRefused as e:
+        raise ServiceError(409, str(e)) from None
+    return ActResult(
+        workflow_id=workflow_id,
+        step_id=action.step_id,
+        action=action.action,
+        actor=action.actor,
+        pending=[p.step_id for p in v.pending],
+    )
+
+
+async def _assignee(svc, client, workflow_id: str, step_id: str) -> str:
+    async with temporal_call(svc, f"reading {workflow_id!r}"):
+        v = await view(client, workflow_id)
+    return next((p.assignee for p in v.pending if p.step_id == step_id), "")
+
+
+async def _closed_refusal(svc, client, workflow_id: str, step_id: str, status: str) -> str:
+    """Why nothing can be done on a closed run, naming who acted on the step when we can tell."""
+    why = f"run {workflow_id!r} is {status}: nothing can be acted on"
+    try:
+        async with temporal_call(svc, f"reading {workflow_id!r}"):
+            v = await view(client, workflow_id)
+    except ServiceError:
+        return why
+    done = [r for r in v.timeline if r.step_id == step_id and r.actor != "playbook"]
+    if done:
+        r = done[-1]
+        return (
+            f"step '{step_id}' is not pending: already {r.outcome} by {r.actor} "
+            f"at {r.at:%Y-%m-%d %H:%M} UTC ({why})"
+        )
+    return why

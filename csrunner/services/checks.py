@@ -1,0 +1,43 @@
+"""Everything `csr validate` and a starting worker check: playbooks, templates, scoring models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from csrunner.config.catalog import load_catalog
+from csrunner.config.scoring_models import load_scoring_model
+from csrunner.config.settings import Settings
+from csrunner.config.sourcemap import DefinitionError
+from csrunner.services.lint import lint_catalog
+
+
+def relative(text: str) -> str:
+    """file:line:col with paths relative to the working directory, as an editor wants them."""
+    return str(text).replace(f"{Path.cwd()}/", "")
+
+
+def check_all(settings: Settings) -> tuple[list[str], list[str]]:
+    """(ok lines, problems) for playbooks, templates and scoring models: what `csr validate` prints."""
+    ok, problems = [], []
+    try:
+        catalog = load_catalog(settings.playbooks_dir, settings.templates_dir)
+        for pid, d in sorted(catalog.definitions.items()):
+            ok.append(
+                f"ok  {pid} v{d.version} ({d.content_hash}): {len(d.steps)} steps  "
+                f"[{relative(catalog.files[pid])}]"
+            )
+        lint = lint_catalog(catalog, settings.templates_dir)
+        problems += [str(i) for i in lint]
+        ok += (
+            []
+            if lint
+            else [f"ok  templates in {relative(str(settings.templates_dir))}: every variable exists"]
+        )
+    except DefinitionError as e:
+        problems += [str(i) for i in e.issues]
+    for path in sorted((Path(settings.playbooks_dir) / "scoring").glob("*.yaml")):
+        try:
+            ok.append(f"ok  scoring model {load_scoring_model(path).name}  [{relative(str(path))}]")
+        except DefinitionError as e:
+            problems += [str(i) for i in e.issues]
+    return ok, [relative(p) for p in problems]

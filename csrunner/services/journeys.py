@@ -1,0 +1,380 @@
+"""Client side of the account journey: what the CLI and the HTTP service call.
+
+Every send is a signal-with-start on `journey:{account_id}`: it returns once Temporal has durably
+recorded it, and an update for an account whose deal has not closed yet starts the journey,
+which keeps the update and applies it once the deal closes. Input is validated here first: a bad
+value raises ValueError naming the field, and nothing is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import math
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Optional
+
+from pydantic import ValidationError
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
+
+from csrunner.config.scoring_models import load_scoring_model
+from csrunner.config.settings import Settings
+from csrunner.domain.journey_messages import (
+    DealClosed,
+    DealRecord,
+    ExpansionSignal,
+    JourneyInput,
+    JourneyView,
+    NpsAnswer,
+    ScoreUpdate,
+)
+from csrunner.domain.messages import Account
+from csrunner.domain.scoring import ScoringModel, score_metrics
+from csrunner.domain.values import check_account_id, check_health_score, check_nps
+from workflows.journey import AccountJourneyWorkflow
+from workflows.search_attributes import ALL as SEARCH_ATTRIBUTE_KEYS
+
+
+def journey_id(account_id: str) -> str:
+    return f"journey:{account_id}"
+
+
+# --- validation (nothing is sent when any of this raises) --------------------------------------
+
+
+def _check_at(at: Any, name: str = "at") -> Optional[datetime]:
+    if at is not None and (not isinstance(at, datetime) or at.tzinfo is None):
+        raise ValueError(f"{name} must be a timezone-aware datetime, got {at!r}")
+    return at
+
+
+def _check_text(value: Any, name: str, max_len: int, required: bool = False) -> str:
+    if not isinstance(value, str) or len(value) > max_len or (required and not value.strip()):
+        need = "a non-empty string" if required else "a string"
+        raise ValueError(f"{name} must be {need} of at most {max_len} characters, got {value!r:.80}")
+    return value.strip() if required else value
+
+
+_MODELS: dict[tuple[str, float], ScoringModel] = {}
+
+
+def default_model(settings: Settings) -> ScoringModel:
+    """The default scoring model (re-read when the file changes)."""
+    path = settings.scoring_model_path
+    key = (str(path), path.stat().st_mtime)
+    if key not in _MODELS:
+        _MODELS.clear()
+        _MODELS[key] = load_scoring_model(path)
+    return _MODELS[key]
+
+
+def score_update(
+    settings: Settings, *, score: Any = None, metrics: Any = None, at: Any = None, source: Any = ""
+) -> ScoreUpdate:
+    """A validated update: exactly one of score / metrics; metric names and values per the model."""
+    if (score is None) == (metrics is None):
+        raise ValueError("give exactly one of 'score' (0-100) or 'metrics' (a mapping of metric values)")
+    if score is not None:
+        try:
+            score = check_health_score(score)
+        except ValueError as e:
+            raise ValueError(f"score: {e}") from None
+    else:
+        if not isinstance(metrics, dict) or not metrics:
+            raise ValueError(
+                f"metrics must be a non-empty mapping of metric name to value, got {metrics!r:.80}"
+            )
+        if any(isinstance(v, float) and not math.isfinite(v) for v in metrics.values()):
+            raise ValueError("metrics: values must be finite numbers or categories")
+        try:
+            score_metrics(default_model(settings), metrics)
+        except ValueError as e:
+            raise ValueError(f"metrics: {e}") from None
+    return ScoreUpdate(
+        score=score, metrics=metrics or {}, at=_check_at(at), source=_check_text(source, "source", 200)
+    )
+
+
+def nps_answer(account_id: Any, score: Any, comment: Any = "", at: Any = None) -> NpsAnswer:
+    check_account_id(account_id)
+    return NpsAnswer(score=check_nps(score), comment=_check_text(comment, "comment", 2000), at=_check_at(at))
+
+
+def expansion_signal(account_id: Any, signal: Any, detail: Any = "") -> ExpansionSignal:
+    check_account_id(account_id)
+    return ExpansionSignal(
+        signal=_check_text(signal, "signal", 200, required=True), detail=_check_text(detail, "detail", 2000)
+    )
+
+
+# --- sending -----------------------------------------------------------------------------------
+
+
+_SA_SUPPORT: dict[int, bool] = {}
+
+
+async def search_attributes_supported(client: Client, settings: Settings) -> bool:
+    """Whether the namespace has our search attributes (the time-skipping test server has none).
+    `Settings.journey_search_attributes` (JOURNEY_SEARCH_ATTRIBUTES=0/1) overrides the check."""
+    if settings.journey_search_attributes is not None:
+        return settings.journey_search_attributes
+    if id(client) not in _SA_SUPPORT:
+        try:
+            resp = await client.operator_service.list_search_attributes(
+                ListSearchAttributesRequest(namespace=client.namespace)
+            )
+            _SA_SUPPORT[id(client)] = all(k.name in resp.custom_attributes for k in SEARCH_ATTRIBUTE_KEYS)
+        except RPCError:
+            _SA_SUPPORT[id(client)] = False
+    return _SA_SUPPORT[id(client)]
+
+
+async def _send(client: Client, settings: Settings, account_id: str, signal: str, message) -> WorkflowHandle:
+    return await client.start_workflow(
+        AccountJourneyWorkflow.run,
+        JourneyInput(
+            account_id=account_id, search_attributes=await search_attributes_supported(client, settings)
+        ),
+        id=journey_id(account_id),
+        task_queue=settings.task_queue,
+        start_signal=signal,
+        start_signal_args=[message],
+    )
+
+
+async def deal_closed(
+    client: Client, settings: Settings, account: Account, deal_id: str, closed_at: datetime | None = None
+) -> tuple[str, bool]:
+    """Start the account's lifecycle (onboarding). The same deal again returns (id, False) and
+    changes nothing; a later deal for the same account is only recorded."""
+    if isinstance(account, dict):
+        try:
+            account = Account.model_validate(account)
+        except ValidationError as e:
+            raise ValueError(f"account: {e}") from None
+    if not isinstance(account, Account):
+        raise ValueError(f"account must be an Account, got {type(account).__name__}")
+    check_account_id(account.id)
+    deal_id = _check_text(deal_id, "deal_id", 200, required=True)
+    token = uuid.uuid4().hex
+    msg = DealClosed(
+        account=account, deal_id=deal_id, closed_at=_check_at(closed_at, "closed_at"), token=token
+    )
+    handle = await _send(client, settings, account.id, "deal_closed", msg)
+    # The SDK keeps the server's answer; `started` says this call created the journey (then its
+    # deal is the first). Otherwise the journey says which call recorded the deal first.
+    resp = getattr(handle, "_start_workflow_response", None)
+    if resp is not None and getattr(resp, "started", False):
+        return handle.id, True
+    rec = await _deal_record(handle, deal_id)
+    return handle.id, bool(rec and rec.token == token and rec.started_lifecycle)
+
+
+async def _deal_record(handle: WorkflowHandle, deal_id: str, wait: float = 5.0) -> Optional[DealRecord]:
+    """Which call recorded the deal first (asks the journey; None when no worker answers in time)."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            rec = await handle.query(AccountJourneyWorkflow.deal, deal_id, rpc_timeout=timedelta(seconds=2))
+        except Exception:
+            rec = None
+        if rec is not None:
+            return rec
+        await asyncio.sleep(0.05)
+    return None
+
+
+async def push_score(
+    client: Client,
+    settings: Settings,
+    account_id: str,
+    *,
+    score: float | None = None,
+    metrics: dict | None = None,
+    at: datetime | None = None,
+    source: str = "",
+) -> str:
+    update = score_update(settings, score=score, metrics=metrics, at=at, source=source)
+    return (await _send(client, settings, check_account_id(account_id), "score", update)).id
+
+
+async def push_nps(
+    client: Client,
+    settings: Settings,
+    account_id: str,
+    score: int,
+    comment: str = "",
+    at: datetime | None = None,
+) -> str:
+    msg = nps_answer(account_id, score, comment, at)
+    return (await _send(client, settings, account_id, "nps", msg)).id
+
+
+async def push_expansion_signal(
+    client: Client, settings: Settings, account_id: str, signal: str, detail: str = ""
+) -> str:
+    msg = expansion_signal(account_id, signal, detail)
+    return (await _send(client, settings, account_id, "expansion", msg)).id
+
+
+async def journey_view(client: Client, account_id: str) -> JourneyView:
+    wid = journey_id(check_account_id(account_id))
+    return await client.get_workflow_handle(wid).query(AccountJourneyWorkflow.view)
+
+
+# --- CSV import --------------------------------------------------------------------------------
+
+RESERVED = {"account_id", "score", "at", "source"}
+
+
+@dataclass
+class ScoreRow:
+    line: int
+    account_id: str
+    update: ScoreUpdate
+
+
+def _value(text: str) -> Any:
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return int(number) if number.is_integer() and "." not in text else number
+
+
+def read_scores_csv(settings: Settings, source: str | Path, text: str | None = None) -> list[ScoreRow]:
+    """Rows of `account_id` plus either `score` or metric columns (empty cells are missing
+    metrics), optional `at` (ISO-8601 with zone) and `source`. Every bad line is reported at once."""
+    name = str(source)
+    text = Path(source).read_text(encoding="utf-8-sig") if text is None else text
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or "account_id" not in reader.fieldnames:
+        raise ValueError(f"{name}:1: the header must have an 'account_id' column")
+    rows, problems = [], []
+    for rec in reader:
+        line = reader.line_num
+        try:
+            rows.append(
+                ScoreRow(
+                    line, check_account_id((rec.get("account_id") or "").strip()), _row_update(settings, rec)
+                )
+            )
+        except ValueError as e:
+            problems.append(f"{name}:{line}: {e}")
+    if problems:
+        raise ValueError("\n".join(problems))
+    if not rows:
+        raise ValueError(f"{name}: no rows")
+    return rows
+
+
+def _row_update(settings: Settings, rec: dict) -> ScoreUpdate:
+    if None in rec:
+        raise ValueError("more cells than header columns")
+    cell = {k: (v or "").strip() for k, v in rec.items()}
+    metrics = {k: _value(v) for k, v in cell.items() if k not in RESERVED and v}
+    at = None
+    if cell.get("at"):
+        try:
+            at = datetime.fromisoformat(cell["at"])
+        except ValueError:
+            raise ValueError(f"at must be an ISO-8601 time, got {cell['at']!r}") from None
+    score = None
+    if cell.get("score"):
+        try:
+            score = float(cell["score"])
+        except ValueError:
+            raise ValueError(f"score: score must be a number from 0 to 100, got {cell['score']!r}") from None
+    return score_update(
+        settings, score=score, metrics=metrics or None, at=at, source=cell.get("source") or "csv import"
+    )
+
+
+@dataclass
+class ImportSummary:
+    rows: int
+    accounts: int
+    seconds: float = 0.0
+    bands: dict[str, int] = field(default_factory=dict)  # accounts per band after the import
+    band_changes: dict[str, str] = field(default_factory=dict)  # account → "old → new"
+    plays_started: list[str] = field(default_factory=list)  # workflow ids
+    escalations: int = 0  # trigger alerts the journeys sent
+    waiting_for_deal: list[str] = field(default_factory=list)
+    not_processed: list[str] = field(default_factory=list)  # sent, not yet applied when we looked
+
+
+async def _try_view(client: Client, account_id: str) -> Optional[JourneyView]:
+    try:
+        return await client.get_workflow_handle(journey_id(account_id)).query(
+            AccountJourneyWorkflow.view, rpc_timeout=timedelta(seconds=3)
+        )
+    except Exception:
+        return None
+
+
+async def import_scores(
+    client: Client,
+    settings: Settings,
+    rows: list[ScoreRow],
+    progress: Callable[[int], None] | None = None,
+    concurrency: int = 32,
+    wait: float = 30.0,
+) -> ImportSummary:
+    """Send every row (one account's rows in file order, accounts concurrently), then read the
+    journeys to summarise what changed."""
+    started = time.monotonic()
+    by_account: dict[str, list[ScoreRow]] = {}
+    for r in rows:
+        by_account.setdefault(r.account_id, []).append(r)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def baseline(acc: str):
+        async with gate:
+            return await _try_view(client, acc)
+
+    before = dict(zip(by_account, await asyncio.gather(*(baseline(a) for a in by_account)), strict=True))
+
+    async def send(acc: str, items: list[ScoreRow]) -> None:
+        async with gate:
+            for r in items:
+                await _send(client, settings, acc, "score", r.update)
+                if progress:
+                    progress(1)
+
+    await asyncio.gather(*(send(a, items) for a, items in by_account.items()))
+
+    out = ImportSummary(rows=len(rows), accounts=len(by_account))
+    deadline = time.monotonic() + wait
+    for acc, items in by_account.items():
+        base = before[acc]
+        want = (base.received if base else 0) + len(items)
+        view = None
+        while True:
+            async with gate:
+                view = await _try_view(client, acc)
+            if (view and view.received >= want and view.queued == 0) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        if view is None or view.received < want or view.queued:
+            out.not_processed.append(acc)
+            continue
+        if view.phase == "waiting_for_deal":
+            out.waiting_for_deal.append(acc)
+            continue
+        out.bands[view.band or "unscored"] = out.bands.get(view.band or "unscored", 0) + 1
+        old = base.band if base else ""
+        if old != view.band:
+            out.band_changes[acc] = f"{old or 'unscored'} → {view.band}"
+        known = {p.workflow_id for p in base.plays} if base else set()
+        out.plays_started += [p.workflow_id for p in view.plays if p.workflow_id not in known]
+        out.escalations += view.alerts - (base.alerts if base else 0)
+    out.seconds = round(time.monotonic() - started, 2)
+    return out

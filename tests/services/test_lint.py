@@ -1,0 +1,191 @@
+"""Template lint: variables checked against the context each step renders with, typos reported as
+file:line, and the sandbox refusing Python internals."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from jinja2.sandbox import SecurityError
+from temporalio.exceptions import ApplicationError
+
+from activities.email import EmailActivities
+from activities.ledger import SentLedger
+from activities.render import Renderer
+from csrunner.config.catalog import load_catalog
+from csrunner.config.settings import REPO_ROOT, Settings
+from csrunner.domain.messages import EmailRequest
+from csrunner.interfaces.cli.main import main
+from csrunner.services.lint import (
+    RUN_KEYS,
+    SYSTEM_SLACK,
+    lint_catalog,
+    lint_source,
+    sample_account,
+    sample_context,
+)
+
+TEMPLATES = REPO_ROOT / "email_templates"
+PLAYBOOK = """\
+id: trial
+name: Trial
+steps:
+  - {id: hello, kind: email, to: champion, template: trial_email}
+  - {id: ping, kind: slack, to: csm, template: trial_slack}
+"""
+EMAIL = """\
+{% block subject %}Welcome, {{ account.name }}{% endblock %}
+{% block text %}Hi {{ contact.first_name }},
+your CSM is {{ csm.name }} ({{ metrics.roi | default('n/a') }}){% if manager.phone is defined %}.{% endif %}
+{% endblock %}
+{% block html %}<p>{{ account.name }}</p>{% endblock %}
+"""
+SLACK = "{% block text %}New: {{ account.name }} (day {{ run.day }}){% endblock %}\n"
+
+
+def lint_trial(tmp_path: Path, email: str = EMAIL, slack: str = SLACK) -> list[str]:
+    """Lint the trial playbook with the real templates plus trial_email / trial_slack."""
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, templates)
+    (templates / "en" / "trial_email.j2").write_text(email)
+    (templates / "en" / "slack" / "trial_slack.j2").write_text(slack)
+    (tmp_path / "playbooks").mkdir()
+    (tmp_path / "playbooks" / "trial.yaml").write_text(PLAYBOOK)
+    catalog = load_catalog(tmp_path / "playbooks", templates)
+    return [
+        str(i).replace(f"{templates}/", "") for i in lint_catalog(catalog, templates, all_templates=False)
+    ]
+
+
+def test_shipped_templates_are_clean():
+    catalog = load_catalog(REPO_ROOT / "playbooks", TEMPLATES)
+    assert [str(i) for i in lint_catalog(catalog, TEMPLATES)] == []
+
+
+def test_clean_trial_templates_pass(tmp_path):
+    assert lint_trial(tmp_path) == []
+
+
+def test_a_typo_in_a_variable_is_an_error_with_file_and_line(tmp_path):
+    bad = EMAIL.replace("your CSM is {{ csm.name }}", "your CSM is {{ csm.name }} at {{ acount.name }}")
+    assert lint_trial(tmp_path, email=bad) == [
+        "en/trial_email.j2:3: 'acount' is undefined; did you mean 'account'? (this template can use: "
+        "account, contact, csm, executive, facts, manager, metrics, run)"
+    ]
+
+
+def test_a_typo_in_an_attribute_is_an_error(tmp_path):
+    bad = EMAIL.replace("{{ contact.first_name }}", "{{ contact.frist_name }}")
+    assert lint_trial(tmp_path, email=bad) == [
+        "en/trial_email.j2:2: 'contact.frist_name' is undefined; did you mean 'first_name'? "
+        "(contact has: email, first_name, locale, name, role)"
+    ]
+
+
+def test_slack_steps_have_no_contact(tmp_path):
+    bad = "{% block text %}Hi {{ contact.name }}{% endblock %}"
+    assert lint_trial(tmp_path, slack=bad) == [
+        "en/slack/trial_slack.j2:1: 'contact' is undefined (this template can use: account, csm, executive, "
+        "facts, manager, metrics, run)"
+    ]
+
+
+def test_syntax_error_and_missing_block(tmp_path):
+    assert lint_trial(tmp_path, email=EMAIL.replace("{% endif %}", "")) == [
+        "en/trial_email.j2:4: syntax error: Encountered unknown tag 'endblock'. You probably made a nesting "
+        "mistake. Jinja is expecting this tag, but currently looking for 'elif' or 'else' or 'endif'. The "
+        "innermost block that needs to be closed is 'if'."
+    ]
+    assert lint_trial(tmp_path / "b", email=EMAIL.replace("{% block html %}", "{% block htm %}")) == [
+        "en/trial_email.j2:1: missing block 'html' (an email template needs: subject, text, html)"
+    ]
+
+
+def test_guards_and_open_namespaces():
+    ctx = sample_context("email")
+    ok = (
+        "{{ metrics.anything }}{{ facts.first_value_reached }}{{ csm.nickname | default('') }}"
+        "{% if account.tier is defined %}{{ account.tier }}{% endif %}{% set x = 1 %}{{ x }}{{ loop_var | d(1) }}"
+    )
+    assert lint_source(ok, "ok.j2", ctx) == []
+    assert [i.message for i in lint_source("{{ nobody.name | default('') }}", "x.j2", ctx)] == [
+        "'nobody' is undefined (this template can use: account, contact, csm, executive, facts, manager, "
+        "metrics, run)"
+    ]
+
+
+# --- the sandbox -------------------------------------------------------------------------------
+
+EVIL = (
+    "{% block subject %}x{% endblock %}{% block text %}{{ ''.__class__.__mro__ }}{% endblock %}"
+    "{% block html %}x{% endblock %}"
+)
+
+
+def test_lint_reports_reaching_python_internals(tmp_path):
+    assert lint_trial(tmp_path, email=EVIL) == [
+        "en/trial_email.j2:1: '__mro__' reaches Python internals: the sandbox refuses it",
+        "en/trial_email.j2:1: '__class__' reaches Python internals: the sandbox refuses it",
+    ]
+
+
+def test_the_sandbox_refuses_python_internals_at_render_time(tmp_path):
+    (tmp_path / "en").mkdir()
+    (tmp_path / "en" / "evil.j2").write_text(EVIL)
+    renderer = Renderer(tmp_path)
+    account = sample_account()
+    with pytest.raises(SecurityError, match="access to attribute '__class__' of 'str' object is unsafe"):
+        renderer.render_blocks("evil", "en", sample_context("email"), ("text",))
+    # through the email activity: a permanent failure, never retried, never sent
+    email = EmailActivities(
+        Settings(data_dir=tmp_path, templates_dir=tmp_path), renderer, SentLedger(tmp_path / "ledger.sqlite3")
+    )
+    req = EmailRequest(key="k", account=account, contact=account.contacts[0], template="evil")
+    with pytest.raises(ApplicationError, match="unsafe") as err:
+        email.send_email(req)
+    assert err.value.non_retryable and not (tmp_path / "outbox").exists()
+
+
+# --- the sample context stays in step with the workflow ------------------------------------------
+
+
+def _source(path: str) -> ast.Module:
+    return ast.parse((REPO_ROOT / path).read_text())
+
+
+def test_run_keys_match_the_workflow():
+    fn = next(
+        n
+        for n in ast.walk(_source("workflows/playbook.py"))
+        if isinstance(n, ast.FunctionDef) and n.name == "_run_ctx"
+    )
+    keys = next(n for n in ast.walk(fn) if isinstance(n, ast.Dict)).keys
+    assert tuple(k.value for k in keys) == RUN_KEYS
+
+
+def test_system_slack_templates_match_the_notifier():
+    calls = {}
+    for n in ast.walk(_source("workflows/common.py")):
+        if (
+            isinstance(n, ast.Call)
+            and getattr(n.func, "attr", "") == "slack"
+            and len(n.args) >= 3
+            and isinstance(n.args[2], ast.Constant)
+        ):
+            calls[n.args[2].value] = tuple(k.arg for k in n.keywords if k.arg not in ("update", "buttons"))
+    assert calls == SYSTEM_SLACK
+
+
+def test_csr_lint_command(tmp_path, monkeypatch):
+    lint_trial(tmp_path)  # lays out the files
+    (tmp_path / "templates" / "en" / "trial_email.j2").write_text(
+        EMAIL.replace("{{ csm.name }}", "{{ cms.name }}")
+    )
+    monkeypatch.setenv("PLAYBOOKS_DIR", str(tmp_path / "playbooks"))
+    monkeypatch.setenv("TEMPLATES_DIR", str(tmp_path / "templates"))
+    result = CliRunner().invoke(main, ["lint"])
+    assert result.exit_code == 1
+    assert "trial_email.j2:3: 'cms' is undefined; did you mean 'csm'?" in result.output
