@@ -14,8 +14,9 @@ from temporalio import activity
 from activities.errors import classify_http, permanent, transient
 from activities.ledger import SentLedger
 from activities.outbox import write_eml
-from activities.render import Renderer, template_context
+from activities.render import Renderer
 from csrunner.config.settings import Settings
+from csrunner.domain.context import template_context
 from csrunner.domain.messages import EmailRequest, EmailResult, RenderedEmail
 
 

@@ -7,8 +7,7 @@ from typing import Optional
 
 from temporalio.exceptions import ApplicationError
 
-PERMANENT = "PermanentDeliveryError"
-TRANSIENT = "TransientDeliveryError"
+from csrunner.domain.errors import PERMANENT, TRANSIENT
 
 
 def permanent(message: str, status: Optional[int] = None) -> ApplicationError:

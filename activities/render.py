@@ -12,8 +12,10 @@ from typing import Any
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound
 from jinja2.sandbox import SandboxedEnvironment
 
-from csrunner.domain.messages import Account, Contact, Person
+# the context itself is defined once, in the domain (the linter and the workflow build it too)
+from csrunner.domain.context import template_context
 
+__all__ = ["FALLBACK_LOCALE", "Renderer", "template_context"]
 FALLBACK_LOCALE = "en"
 
 
@@ -45,40 +47,10 @@ class Renderer:
         self, name: str, locale: str, context: dict[str, Any], blocks: tuple[str, ...]
     ) -> dict[str, str]:
         rel = self.template_path(name, locale)
-        out = {}
+        out: dict[str, str] = {}
         for block in blocks:
             tmpl = self._env[block == "html"].get_template(rel)
             if block not in tmpl.blocks:
                 raise TemplateError(f"{rel}: missing block '{block}'")
             out[block] = "".join(tmpl.blocks[block](tmpl.new_context(context))).strip()
         return out
-
-
-def person_context(p: Person | None) -> dict[str, Any] | None:
-    if p is None:
-        return None
-    return {**p.model_dump(mode="json"), "first_name": p.first_name}
-
-
-def template_context(
-    account: Account,
-    contact: Contact | None = None,
-    run: dict | None = None,
-    facts: dict | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    """The variables every template can use (documented in email_templates/README.md)."""
-    acc = account.model_dump(mode="json", exclude={"contacts", "csm", "manager", "executive", "metrics"})
-    ctx = {
-        "account": acc,
-        "csm": person_context(account.csm),
-        "manager": person_context(account.manager),
-        "executive": person_context(account.executive),
-        "metrics": dict(account.metrics),
-        "run": dict(run or {}),
-        "facts": dict(facts or {}),
-    }
-    if contact is not None:
-        ctx["contact"] = {**contact.model_dump(mode="json"), "first_name": contact.first_name}
-    ctx.update(extra)
-    return ctx

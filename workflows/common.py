@@ -3,20 +3,23 @@ are allowed, Slack notifications for people, and search attributes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Optional
+from typing import Any, Optional, TypedDict
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from csrunner.domain.context import RunContext, card
     from csrunner.domain.definitions import TEAM_ROLES, PlaybookDefinition
+    from csrunner.domain.errors import PERMANENT
     from csrunner.domain.messages import (
         Account,
         Action,
         Pending,
+        Person,
         RunState,
         SlackButton,
         SlackRequest,
@@ -25,9 +28,17 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.search_attributes import ACCOUNT_ID, CSM_ID, CURRENT_STEP, PENDING_STEPS, PLAYBOOK
 
-PERMANENT = "PermanentDeliveryError"
+
+class ActivityOptions(TypedDict):
+    """Keyword arguments of workflow.execute_activity, typed so `**SEND_OPTIONS` type-checks."""
+
+    start_to_close_timeout: timedelta
+    schedule_to_close_timeout: timedelta
+    retry_policy: RetryPolicy
+
+
 #: Transient failures retry with backoff for up to a day; permanent ones never retry.
-SEND_OPTIONS = dict(
+SEND_OPTIONS = ActivityOptions(
     start_to_close_timeout=timedelta(seconds=15),  # a worker that dies mid-send is retried this soon
     schedule_to_close_timeout=timedelta(hours=24),
     retry_policy=RetryPolicy(
@@ -44,6 +55,9 @@ ACTIONS_FOR = {
     "task": {"complete": "completed", "snooze": "snoozed", "reassign": "reassigned"},
 }
 
+#: The journey builds its own `run` (csrunner.domain.lifecycle.run_context) as a plain dict.
+Run = RunContext | dict[str, Any]
+
 
 def left(until: datetime) -> timedelta:
     """Time until `until`, never zero or negative (a zero timeout would fire at once as an error)."""
@@ -55,7 +69,7 @@ def reason(err: ActivityError) -> str:
     return cause.message if isinstance(cause, ApplicationError) else str(cause or err)
 
 
-def person(account: Account, ref: str):
+def person(account: Account, ref: str) -> Person | None:
     """A team role (csm, manager, executive) or a person id → the person; None if unknown."""
     if ref in TEAM_ROLES:
         return account.person(ref)
@@ -103,7 +117,14 @@ class Notifier:
         return who.slack_user or f"@{who.id}"
 
     async def slack(
-        self, name: str, to: str, template: str, run: dict, buttons=(), update=None, **context
+        self,
+        name: str,
+        to: str,
+        template: str,
+        run: Run,
+        buttons: Iterable[SlackButton] = (),
+        update: dict[str, str] | None = None,
+        **context: Any,
     ) -> SlackResult:
         req = SlackRequest(
             key=self.key(name),
@@ -116,7 +137,7 @@ class Notifier:
         )
         return await workflow.execute_activity("post_slack", req, result_type=SlackResult, **SEND_OPTIONS)
 
-    async def request(self, p: Pending, run: dict, reminder: bool = False) -> dict[str, str]:
+    async def request(self, p: Pending, run: Run, reminder: bool = False) -> dict[str, str]:
         value = f"{workflow.info().workflow_id}|{p.step_id}"
         buttons = [
             SlackButton(text="Approve", action_id="approve", value=value, style="primary"),
@@ -132,7 +153,7 @@ class Notifier:
             return {}  # the inbox and CLI still show it; Slack is a convenience here
         return {"channel": res.channel, "ts": res.ts}
 
-    async def update(self, p: Pending, decision: Action, run: dict) -> None:
+    async def update(self, p: Pending, decision: Action, run: Run) -> None:
         try:
             await self.slack(
                 f"{p.step_id}:decided",
@@ -146,7 +167,7 @@ class Notifier:
         except ActivityError:
             pass  # the decision stands; only the Slack message stays stale
 
-    async def escalation(self, p: Pending, role: str, why: str, run: dict) -> None:
+    async def escalation(self, p: Pending, role: str, why: str, run: Run) -> None:
         who = person(self.account, role) or self.account.csm
         try:
             await self.slack(
@@ -160,7 +181,7 @@ class Notifier:
         except ActivityError:
             pass
 
-    async def reassigned(self, p: Pending, run: dict) -> None:
+    async def reassigned(self, p: Pending, run: Run) -> None:
         try:
             await self.slack(
                 f"{p.step_id}:reassign:{workflow.now():%Y%m%dT%H%M%S}",
@@ -172,7 +193,7 @@ class Notifier:
         except ActivityError:
             pass
 
-    async def task(self, p: Pending, **card) -> None:
+    async def task(self, p: Pending, **details: Any) -> None:
         who = person(self.account, p.assignee) or self.account.csm
         await workflow.execute_local_activity(
             "create_task",
@@ -183,18 +204,24 @@ class Notifier:
                 title=p.title,
                 checklist=p.checklist,
                 due_at=p.due_at,
-                **card,
+                **details,
             ),
             result_type=str,
             start_to_close_timeout=timedelta(seconds=30),
         )
 
-    def _card(self, p: Pending) -> dict:
-        return p.model_dump(mode="json", include={"step_id", "title", "assignee", "due_at", "preview"})
+    def _card(self, p: Pending) -> dict[str, Any]:
+        return card(p)
 
 
-def upsert_search_attributes(account: Account, st: RunState, current: Optional[str], last: tuple) -> tuple:
-    values = (account.id, account.csm.id, st.playbook, current or "", tuple(sorted(st.pending)))
+#: What was last upserted: account, CSM, playbook, current step, pending step ids.
+SearchValues = tuple[str, str, str, str, tuple[str, ...]]
+
+
+def upsert_search_attributes(
+    account: Account, st: RunState, current: Optional[str], last: SearchValues | tuple[()]
+) -> SearchValues:
+    values: SearchValues = (account.id, account.csm.id, st.playbook, current or "", tuple(sorted(st.pending)))
     if values != last:
         workflow.upsert_search_attributes(
             [

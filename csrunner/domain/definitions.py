@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, ClassVar, Literal, Optional, Union, assert_never, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-STEP_KINDS = ("email", "slack", "task", "wait", "approval", "start_playbook")
 #: Internal people a step can address; the account (or team file) says who they are.
 TEAM_ROLES = ("csm", "manager", "executive")
 TeamRole = Literal["csm", "manager", "executive"]
@@ -59,7 +58,7 @@ class ApprovalDeadline(Strict):
     escalate_to: list[TeamRole] = []
 
     @model_validator(mode="after")
-    def _ladder(self):
+    def _ladder(self) -> ApprovalDeadline:
         if self.then == "escalate" and not self.escalate_to:
             raise ValueError("deadline 'then: escalate' needs 'escalate_to' (e.g. [manager, executive])")
         return self
@@ -72,6 +71,9 @@ class TaskDue(Strict):
 
 
 class StepBase(Strict):
+    #: How a person reading a timeline (preview, docs) calls this kind of step.
+    label: ClassVar[str]
+
     id: StepId
     day: int = Field(0, ge=0, le=3650)
     at: Optional[LocalTime] = None
@@ -80,12 +82,14 @@ class StepBase(Strict):
 
 
 class EmailStep(StepBase):
+    label = "email"
     kind: Literal["email"]
     to: str = Field(description="customer contact role, e.g. champion")
     template: str
 
 
 class SlackStep(StepBase):
+    label = "Slack"
     kind: Literal["slack"]
     to: str = Field(description="csm, manager, executive or a channel such as #cs-onboarding")
     template: str
@@ -99,6 +103,7 @@ class SlackStep(StepBase):
 
 
 class TaskStep(StepBase):
+    label = "task"
     kind: Literal["task"]
     assignee: TeamRole = "csm"
     title: str
@@ -114,10 +119,12 @@ class TaskStep(StepBase):
 class WaitStep(StepBase):
     """A milestone: the run just reaches its day/time (useful before a condition check)."""
 
+    label = "milestone"
     kind: Literal["wait"]
 
 
 class ApprovalStep(StepBase):
+    label = "approval"
     kind: Literal["approval"]
     approver: TeamRole = "csm"
     #: The step this gate guards: previewed in the request, skipped when the gate is skipped.
@@ -126,6 +133,7 @@ class ApprovalStep(StepBase):
 
 
 class StartPlaybookStep(StepBase):
+    label = "handover"
     kind: Literal["start_playbook"]
     playbook: str
     #: handover: this run becomes the next playbook (facts and open tasks carried over);
@@ -133,10 +141,49 @@ class StartPlaybookStep(StepBase):
     mode: Literal["handover", "parallel"] = "handover"
 
 
-Step = Annotated[
-    Union[EmailStep, SlackStep, TaskStep, WaitStep, ApprovalStep, StartPlaybookStep],
-    Field(discriminator="kind"),
-]
+#: Every kind of step. The interpreter, the preview, the catalog checks and the JSON Schema all
+#: derive from this union; the interpreter's `match` on it is checked exhaustive by mypy.
+AnyStep = Union[EmailStep, SlackStep, TaskStep, WaitStep, ApprovalStep, StartPlaybookStep]
+Step = Annotated[AnyStep, Field(discriminator="kind")]
+STEP_TYPES: tuple[type[StepBase], ...] = get_args(AnyStep)
+
+
+def kind_of(cls: type[StepBase]) -> str:
+    """The `kind` a step class is written with in YAML (its Literal)."""
+    return get_args(cls.model_fields["kind"].annotation)[0]
+
+
+STEP_KINDS: tuple[str, ...] = tuple(kind_of(c) for c in STEP_TYPES)
+#: Kinds whose `template` names a file: email_templates/<locale>/<name>.j2 or .../slack/<name>.j2.
+TEMPLATE_KINDS: tuple[str, ...] = tuple(kind_of(c) for c in STEP_TYPES if "template" in c.model_fields)
+START_PLAYBOOK = kind_of(StartPlaybookStep)
+DEFAULT_START_MODE: str = StartPlaybookStep.model_fields["mode"].default
+
+
+def addressee(step: AnyStep) -> str:
+    """Who a step reaches, as written (a contact role, team role or channel); "" for none."""
+    match step:
+        case EmailStep() | SlackStep():
+            return step.to
+        case TaskStep():
+            return step.assignee
+        case ApprovalStep():
+            return step.approver
+        case WaitStep() | StartPlaybookStep():
+            return ""
+        case _:
+            assert_never(step)
+
+
+def subject(step: AnyStep) -> str:
+    """What a step is about, for a person: its title, else the template it sends."""
+    match step:
+        case EmailStep() | SlackStep():
+            return step.title or step.template
+        case TaskStep() | WaitStep() | ApprovalStep() | StartPlaybookStep():
+            return step.title
+        case _:
+            assert_never(step)
 
 
 class PlaybookDefinition(Strict):
@@ -151,7 +198,7 @@ class PlaybookDefinition(Strict):
     steps: list[Step] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _consistent(self):
+    def _consistent(self) -> PlaybookDefinition:
         seen: dict[str, int] = {}
         for i, step in enumerate(self.steps):
             if step.id in seen:
@@ -159,7 +206,7 @@ class PlaybookDefinition(Strict):
             seen[step.id] = i
         return self
 
-    def step(self, step_id: str):
+    def step(self, step_id: str) -> AnyStep | None:
         return next((s for s in self.steps if s.id == step_id), None)
 
     def index(self, step_id: str) -> int:
@@ -172,7 +219,7 @@ class PlaybookDefinition(Strict):
 
     def references(self) -> list[tuple[int, str, str]]:
         """(step index, field, target) for everything a step points at, for cross-checks."""
-        refs = []
+        refs: list[tuple[int, str, str]] = []
         for i, s in enumerate(self.steps):
             if isinstance(s, (EmailStep, SlackStep)):
                 refs.append((i, "template", s.template))
