@@ -2,7 +2,8 @@
 
 Two passes per template and context:
 1. static: walk Jinja's AST for names and attribute chains (`account.name`, `csm.phone`) and
-   resolve each against a sample context built by the real `template_context`; a typo such as
+   resolve each against a sample context (csrunner/services/template_samples.py) built by the
+   real `template_context`; a typo such as
    `{{ acount.name }}` is reported as file:line before anything ships. Chains guarded by
    `is defined` or `| default(...)` may end in a missing attribute; `metrics` and `facts` are open
    (their keys differ per account and run). Attributes starting with `_` are reported: the sandbox
@@ -13,6 +14,7 @@ Two passes per template and context:
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,23 +22,14 @@ from typing import Any
 from jinja2 import TemplateError, TemplateSyntaxError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-from activities.render import Renderer, template_context
+from activities.render import Renderer
 from csrunner.config.catalog import Catalog
-from csrunner.domain.definitions import ApprovalStep, EmailStep, SlackStep
-from csrunner.domain.messages import Account, Action, Contact, Person
+from csrunner.domain.definitions import EmailStep, SlackStep
+from csrunner.services.template_samples import SYSTEM_SLACK, sample_context
 
 OPEN = {"metrics", "facts"}  # free-form per account / per run: any key may be asked for
 GUARD_TESTS = {"defined", "undefined"}
 GUARD_FILTERS = {"default", "d"}
-#: Keys of PlaybookWorkflow._run_ctx (a test keeps them in step with the workflow).
-RUN_KEYS = ("playbook", "playbook_name", "version", "step", "day", "started_on", "local_date", "workflow_id")
-#: Slack templates the workflow itself posts (workflows/common.py Notifier), with what it passes.
-SYSTEM_SLACK = {
-    "approval_request": ("approval", "reminder"),
-    "approval_decided": ("approval", "decision"),
-    "escalation": ("item", "escalation"),
-    "reassigned": ("item",),
-}
 BLOCKS = {"email": ("subject", "text", "html"), "slack": ("text",)}
 
 
@@ -50,60 +43,8 @@ class LintIssue:
         return f"{self.file}:{self.line}: {self.message}"
 
 
-def sample_account() -> Account:
-    """Every optional field filled, so only real typos are reported."""
-
-    def person(pid: str, name: str) -> Person:
-        return Person(
-            id=pid,
-            name=name,
-            email=f"{pid}@cs.example.com",
-            slack_user=f"U{pid.upper()}",
-            phone="+34 600 000 000",
-            title="Title",
-        )
-
-    return Account(
-        id="sample",
-        name="Sample Co",
-        timezone="Europe/Madrid",
-        plan="Pro",
-        industry="Retail",
-        survey_url="https://survey.example.com",
-        deal_id="1",
-        contacts=[Contact(name="Sam Sample", email="sam@sample.example", role="champion")],
-        csm=person("csm", "Cara Csm"),
-        manager=person("manager", "Max Manager"),
-        executive=person("executive", "Eve Exec"),
-        metrics={},
-    )
-
-
-def sample_context(kind: str, extra: tuple[str, ...] = (), step_id: str = "step", playbook=None) -> dict:
-    acc = sample_account()
-    run = {k: 1 if k in ("version", "day") else f"sample-{k}" for k in RUN_KEYS}
-    if playbook is not None:
-        run.update(playbook=playbook.id, playbook_name=playbook.name, version=playbook.version, step=step_id)
-    card = {
-        "step_id": step_id,
-        "title": "Approve it",
-        "assignee": "csm",
-        "due_at": "2025-01-01T09:00:00Z",
-        "preview": {"to": "sam@sample.example", "subject": "Subject", "text": "Body", "title": "Title"},
-    }
-    more = {
-        "approval": card,
-        "item": card,
-        "reminder": False,
-        "decision": Action(step_id=step_id, action="approve", actor="csm").model_dump(mode="json"),
-        "escalation": {"to": "Max Manager", "role": "manager", "reason": "unanswered for 24 h"},
-    }
-    contact = acc.contacts[0] if kind == "email" else None
-    return template_context(acc, contact, run, {}, **{k: more[k] for k in extra})
-
-
 def lint_source(
-    source: str, file: str, ctx: dict, env: SandboxedEnvironment | None = None
+    source: str, file: str, ctx: dict[str, Any], env: SandboxedEnvironment | None = None
 ) -> list[LintIssue]:
     """The static pass over one template's text."""
     env = env or SandboxedEnvironment()
@@ -113,9 +54,10 @@ def lint_source(
         return [LintIssue(file, e.lineno or 1, f"syntax error: {e.message}")]
     local = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
     known = set(ctx) | local | set(env.globals) | {"loop", "super", "self", "caller", "varargs", "kwargs"}
-    issues, seen = [], set()
+    issues: list[LintIssue] = []
+    seen: set[tuple[int, str]] = set()
     for n in tree.find_all((nodes.Getattr, nodes.Getitem)):  # also on literals: ''.__class__
-        attr = n.attr if isinstance(n, nodes.Getattr) else getattr(n.arg, "value", None)
+        attr = n.attr if isinstance(n, nodes.Getattr) else getattr(getattr(n, "arg", None), "value", None)
         if isinstance(attr, str) and attr.startswith("_"):
             seen.add((n.lineno, "internals"))
             issues.append(
@@ -131,12 +73,13 @@ def lint_source(
     return sorted(issues, key=lambda i: i.line)
 
 
-def _chains(tree: nodes.Node):
+def _chains(tree: nodes.Node) -> list[tuple[list[str], int, bool]]:
     """(['account', 'name'], line, guarded) for every maximal name/attribute chain. Inside
     `{% if x.y is defined %}` the chain x.y counts as guarded."""
-    out, inside = [], set()
+    out: list[tuple[list[str], int, bool]] = []
+    inside: set[int] = set()
 
-    def walk(node: nodes.Node, parent: nodes.Node | None, guards: frozenset) -> None:
+    def walk(node: nodes.Node, parent: nodes.Node | None, guards: frozenset[tuple[str, ...]]) -> None:
         if isinstance(node, (nodes.Name, nodes.Getattr, nodes.Getitem)) and id(node) not in inside:
             chain, below = _chain(node)
             if chain:
@@ -172,7 +115,8 @@ def _chains(tree: nodes.Node):
 
 
 def _chain(node: nodes.Node) -> tuple[list[str] | None, list[nodes.Node]]:
-    parts, below = [], []
+    parts: list[str] = []
+    below: list[nodes.Node] = []
     while isinstance(node, (nodes.Getattr, nodes.Getitem)):
         below.append(node)
         if isinstance(node, nodes.Getattr):
@@ -188,7 +132,7 @@ def _chain(node: nodes.Node) -> tuple[list[str] | None, list[nodes.Node]]:
     return None, below
 
 
-def _resolve(chain: list[str], ctx: dict, known: set, guarded: bool) -> str | None:
+def _resolve(chain: list[str], ctx: dict[str, Any], known: set[str], guarded: bool) -> str | None:
     name = chain[0]
     if name not in known:
         return (
@@ -215,12 +159,14 @@ def _resolve(chain: list[str], ctx: dict, known: set, guarded: bool) -> str | No
     return None
 
 
-def _mean(word: str, choices) -> str:
+def _mean(word: str, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, sorted(choices), n=1)
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
-def lint_template(renderer: Renderer, name: str, locale: str, kind: str, ctx: dict) -> list[LintIssue]:
+def lint_template(
+    renderer: Renderer, name: str, locale: str, kind: str, ctx: dict[str, Any]
+) -> list[LintIssue]:
     """Both passes for one template file (`name` as the Renderer knows it, e.g. slack/escalation)."""
     rel = f"{locale}/{name}.j2"
     path = renderer.templates_dir / rel
@@ -264,7 +210,7 @@ def lint_catalog(catalog: Catalog, templates_dir: Path, all_templates: bool = Tr
     context; the workflow's own Slack templates; and (all_templates) every other email template
     with the email context, so a template is clean before a playbook starts using it."""
     renderer = Renderer(Path(templates_dir))
-    jobs: dict[tuple[str, str, str], dict] = {}
+    jobs: dict[tuple[str, str, str], dict[str, Any]] = {}
     locales = sorted(p.name for p in Path(templates_dir).iterdir() if p.is_dir())
     for defn in catalog.definitions.values():
         for step in defn.steps:
@@ -278,8 +224,7 @@ def lint_catalog(catalog: Catalog, templates_dir: Path, all_templates: bool = Tr
                 jobs.setdefault(
                     (f"slack/{step.template}", "en", "slack"), sample_context("slack", (), step.id, defn)
                 )
-            elif isinstance(step, ApprovalStep):
-                pass  # its Slack request uses the system template below
+            # an approval's Slack request uses the system template below
     for name, extra in SYSTEM_SLACK.items():
         if (Path(templates_dir) / "en" / "slack" / f"{name}.j2").is_file():
             jobs.setdefault((f"slack/{name}", "en", "slack"), sample_context("slack", extra))
@@ -289,7 +234,7 @@ def lint_catalog(catalog: Catalog, templates_dir: Path, all_templates: bool = Tr
         for loc in locales:
             for p in sorted((Path(templates_dir) / loc).glob("*.j2")):
                 jobs.setdefault((p.stem, loc, "email"), sample_context("email"))
-    issues = []
+    issues: list[LintIssue] = []
     for (name, loc, kind), ctx in sorted(jobs.items()):
         if kind == "missing":
             issues.append(

@@ -19,14 +19,9 @@ from csrunner.config.catalog import load_catalog
 from csrunner.config.settings import REPO_ROOT, Settings
 from csrunner.domain.messages import EmailRequest
 from csrunner.interfaces.cli.main import main
-from csrunner.services.lint import (
-    RUN_KEYS,
-    SYSTEM_SLACK,
-    lint_catalog,
-    lint_source,
-    sample_account,
-    sample_context,
-)
+from csrunner.domain.context import RUN_KEYS
+from csrunner.services.lint import lint_catalog, lint_source
+from csrunner.services.template_samples import SYSTEM_SLACK, sample_account, sample_context
 
 TEMPLATES = REPO_ROOT / "email_templates"
 PLAYBOOK = """\
@@ -157,13 +152,35 @@ def _source(path: str) -> ast.Module:
 
 
 def test_run_keys_match_the_workflow():
+    """The workflow builds `run` as a RunContext with every key; the sample has the same keys."""
     fn = next(
         n
-        for n in ast.walk(_source("workflows/playbook.py"))
-        if isinstance(n, ast.FunctionDef) and n.name == "_run_ctx"
+        for n in ast.walk(_source("workflows/run.py"))
+        if isinstance(n, ast.FunctionDef) and n.name == "run_ctx"
     )
-    keys = next(n for n in ast.walk(fn) if isinstance(n, ast.Dict)).keys
-    assert tuple(k.value for k in keys) == RUN_KEYS
+    call = next(
+        n for n in ast.walk(fn) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "RunContext"
+    )
+    assert tuple(k.arg for k in call.keywords) == RUN_KEYS
+    assert RUN_KEYS == (
+        "playbook",
+        "playbook_name",
+        "version",
+        "step",
+        "day",
+        "started_on",
+        "local_date",
+        "workflow_id",
+    )
+    assert tuple(sample_context("email")["run"]) == RUN_KEYS
+    assert (
+        tuple(
+            sample_context(
+                "slack", (), "kickoff", load_catalog(REPO_ROOT / "playbooks").definitions["onboarding"]
+            )["run"]
+        )
+        == RUN_KEYS
+    )
 
 
 def test_system_slack_templates_match_the_notifier():
