@@ -61,12 +61,15 @@ class EmailActivities:
             result = EmailResult(to=mail.to, subject=mail.subject, message_id=message_id, channel="outbox")
         else:
             result = EmailResult(
-                to=mail.to, subject=mail.subject, channel="sendgrid", message_id=self._post(req.key, mail)
+                to=mail.to,
+                subject=mail.subject,
+                channel="sendgrid",
+                message_id=self._post(self._client, req.key, mail),
             )
         self.ledger.put(req.key, result.channel, result.model_dump(mode="json"))
         return result
 
-    def _post(self, key: str, mail: RenderedEmail) -> str:
+    def _post(self, client: SendGridAPIClient, key: str, mail: RenderedEmail) -> str:
         message = Mail(
             from_email=(self.settings.mail_from, self.settings.mail_from_name),
             to_emails=mail.to,
@@ -76,7 +79,7 @@ class EmailActivities:
         )
         message.custom_arg = CustomArg("idempotency_key", key)
         try:
-            response = self._client.send(message)
+            response = client.send(message)
         except HTTPError as e:
             body = e.body.decode(errors="replace") if isinstance(e.body, bytes) else str(e.body)
             raise classify_http(

@@ -10,6 +10,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, make_msgid
 from pathlib import Path
+from typing import cast
 
 UTF8 = Charset("utf-8")
 UTF8.header_encoding = BASE64  # fixed: choosing the shortest encoding costs more than the mail
@@ -28,7 +29,8 @@ def write_eml(
     msg = MIMEMultipart("alternative")
     msg["From"] = formataddr(sender, charset=UTF8)
     msg["To"] = to
-    msg["Subject"] = Header(subject, UTF8)
+    # compat32 folds a Header object itself; typeshed types header values as str only
+    msg["Subject"] = cast(str, Header(subject, UTF8))
     msg["Message-ID"] = make_msgid(domain="outbox.local")
     msg["X-Idempotency-Key"] = key
     msg.attach(MIMEText(text, "plain", "utf-8"))

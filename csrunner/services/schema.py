@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from csrunner.config.settings import REPO_ROOT
-from csrunner.domain.definitions import PlaybookDefinition
+from csrunner.domain.definitions import STEP_KINDS, PlaybookDefinition
 
 SCHEMA_PATH = REPO_ROOT / "playbooks" / "playbook.schema.json"
 
 
-def _form(**props) -> dict:
+def _form(**props: Any) -> dict[str, Any]:
     return {
         "type": "object",
         "properties": {"fact": {"type": "string"}, **props},
@@ -40,7 +41,7 @@ INPUT_FORMS = {
 }
 
 
-def playbook_schema() -> dict:
+def playbook_schema() -> dict[str, Any]:
     schema = PlaybookDefinition.model_json_schema(mode="validation")
     for name, form in INPUT_FORMS.items():
         if name in schema.get("$defs", {}):
@@ -48,8 +49,8 @@ def playbook_schema() -> dict:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "Customer-success playbook",
-        "description": "A playbook: steps at day offsets (email, slack, task, wait, approval, "
-        "start_playbook). See playbooks/onboarding.yaml.",
+        "description": f"A playbook: steps at day offsets ({', '.join(STEP_KINDS)}). "
+        "See playbooks/onboarding.yaml.",
         **{k: v for k, v in schema.items() if k not in ("title", "description")},
     }
 

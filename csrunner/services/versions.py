@@ -179,7 +179,9 @@ async def run_definition(handle: WorkflowHandle) -> tuple[PlaybookDefinition, Pl
     Read from history (the same payloads the worker decoded), so nothing is guessed."""
     conv = pydantic_data_converter.payload_converter
     history = await handle.fetch_history()
-    inp, accepted, defn = None, {}, None
+    inp: PlaybookInput | None = None
+    defn: PlaybookDefinition | None = None
+    accepted: dict[str, Migration] = {}
     for ev in history.events:
         if ev.HasField("workflow_execution_started_event_attributes"):
             inp = conv.from_payloads(
@@ -193,8 +195,15 @@ async def run_definition(handle: WorkflowHandle) -> tuple[PlaybookDefinition, Pl
         elif ev.HasField("workflow_execution_update_completed_event_attributes"):
             done = ev.workflow_execution_update_completed_event_attributes
             m = accepted.get(done.meta.update_id)
-            if m is not None and done.outcome.HasField("success") and defn.id in m.definitions:
+            if (
+                m is not None
+                and defn is not None
+                and done.outcome.HasField("success")
+                and defn.id in m.definitions
+            ):
                 defn = m.definitions[defn.id]
+    if inp is None or defn is None:  # every history starts with its input
+        raise ValueError(f"{handle.id}: no start event in the history")
     return defn, inp
 
 

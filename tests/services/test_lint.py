@@ -17,9 +17,9 @@ from activities.ledger import SentLedger
 from activities.render import Renderer
 from csrunner.config.catalog import load_catalog
 from csrunner.config.settings import REPO_ROOT, Settings
+from csrunner.domain.context import RUN_KEYS
 from csrunner.domain.messages import EmailRequest
 from csrunner.interfaces.cli.main import main
-from csrunner.domain.context import RUN_KEYS
 from csrunner.services.lint import lint_catalog, lint_source
 from csrunner.services.template_samples import SYSTEM_SLACK, sample_account, sample_context
 
