@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from activities.render import Renderer
 from csrunner.config.catalog import load_catalog
 from csrunner.config.settings import REPO_ROOT, Settings
 from csrunner.domain.context import RUN_KEYS
+from csrunner.domain.lifecycle import run_context
 from csrunner.domain.messages import EmailRequest
 from csrunner.interfaces.cli.main import main
 from csrunner.services.lint import lint_catalog, lint_source
@@ -173,6 +175,9 @@ def test_run_keys_match_the_workflow():
         "workflow_id",
     )
     assert tuple(sample_context("email")["run"]) == RUN_KEYS
+    # the journey builds its own `run` for what it sends: the same keys
+    journey_run = run_context(None, datetime(2025, 1, 1, tzinfo=UTC), "journey:acme")
+    assert tuple(journey_run) == RUN_KEYS
     assert (
         tuple(
             sample_context(
