@@ -259,7 +259,7 @@ def test_nps_categories(score, category):
 
 @pytest.mark.parametrize("bad", [-1, 11, 7.5, True, "9", None])
 def test_nps_category_rejects(bad):
-    with pytest.raises(ValueError, match="NPS score must be a whole number from 0 to 10"):
+    with pytest.raises(ValueError, match=r"score must be a whole number from 0 to 10 \(NPS\)"):
         lifecycle.nps_category(bad)
 
 
