@@ -1,33 +1,45 @@
 """Account files (JSON or YAML) and the team file → validated `Account`s.
 
-People may be written in full in the account, or named by id and looked up in `team.yaml`,
-which also says who each CSM's manager is and who the executive on call is.
+People are named by id and looked up in `team.yaml` (never written out in an account), which
+also says who each CSM's manager is and who the executive on call is.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from csrunner.config.sourcemap import DefinitionError, YamlDocument, issues_from_validation, read_yaml
 from csrunner.domain.messages import Account, Person
+from csrunner.domain.values import check_timezone
 
 
 class TeamMember(Person):
-    role: str = "csm"  # csm, manager, executive, ops
-    manager: str = ""  # id of this person's manager
+    role: Literal["csm", "manager", "executive", "ops"] = "csm"
+    manager: str = Field("", max_length=200)  # id of this person's manager
 
 
 class Team(BaseModel):
     model_config = ConfigDict(extra="forbid")
     executive: str = ""
-    people: list[TeamMember] = []
+    people: list[TeamMember] = Field(default_factory=list, max_length=1000)
 
     def get(self, pid: str) -> TeamMember | None:
         return next((p for p in self.people if p.id == pid), None)
+
+    @model_validator(mode="after")
+    def _known_references(self) -> Team:
+        ids = [p.id for p in self.people]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"people: an id is used twice ({sorted({i for i in ids if ids.count(i) > 1})})")
+        for ref, where in [(self.executive, "executive")] + [
+            (p.manager, f"{p.id}'s manager") for p in self.people
+        ]:
+            if ref and ref not in ids:
+                raise ValueError(f"{where} {ref!r} is not one of the people")
+        return self
 
 
 def load_team(path: Path) -> Team:
@@ -44,8 +56,28 @@ def _as_person(p: TeamMember | None) -> dict | None:
     return p.model_dump(exclude={"role", "manager"}) if p else None
 
 
+ROLES = ("csm", "manager", "executive")
+
+
+def unknown_people(data: dict[str, Any], team: Team) -> list[tuple[str, str]]:
+    """(role, why) for each csm / manager / executive that is not a team member's id. People
+    come from the team file only: a person written out in full (with an email or Slack id of
+    someone's choosing) is refused."""
+    problems = []
+    for role in ROLES:
+        value = data.get(role)
+        if value is None and role != "csm":
+            continue
+        if not isinstance(value, str):
+            problems.append((role, "name a person by id from the team file (e.g. csm: maria)"))
+        elif team.get(value) is None:
+            problems.append((role, f"unknown person id {value[:100]!r} (not in the team file)"))
+    return problems
+
+
 def resolve_people(data: dict[str, Any], team: Team) -> dict[str, Any]:
-    """`csm: maria` → the full person; manager and executive default from the team file."""
+    """`csm: maria` → the team member; manager and executive default from the team file. Call
+    `unknown_people` first: ids it did not check are left as they are (and fail validation)."""
     data = dict(data)
     csm = data.get("csm")
     if isinstance(csm, str) and team.get(csm):
@@ -61,24 +93,22 @@ def resolve_people(data: dict[str, Any], team: Team) -> dict[str, Any]:
 
 
 def account_from_doc(doc: YamlDocument, team: Team) -> Account:
-    if not isinstance(doc.data, dict):
-        raise DefinitionError([doc.issue([], "an account must be a mapping with id, name, contacts and csm")])
+    data = doc.data
+    if not isinstance(data, dict) or not set(map(str, data)) & set(Account.model_fields):
+        raise DefinitionError(
+            [doc.issue([], "not an account file: expected a mapping with id, name, contacts and csm")]
+        )
+    people = unknown_people(data, team)
+    if people:
+        raise DefinitionError([doc.issue([role], f"field '{role}': {why}") for role, why in people])
     try:
-        account = Account.model_validate(resolve_people(doc.data, team))
+        account = Account.model_validate(resolve_people(data, team))
     except ValidationError as e:
         raise DefinitionError(issues_from_validation(doc, e)) from None
     try:
-        ZoneInfo(account.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise DefinitionError(
-            [
-                doc.issue(
-                    ["timezone"],
-                    f"field 'timezone': unknown time zone "
-                    f"{account.timezone!r} (use an IANA name such as Europe/Madrid)",
-                )
-            ]
-        ) from None
+        check_timezone(account.timezone)
+    except ValueError as e:
+        raise DefinitionError([doc.issue(["timezone"], f"field 'timezone': {e}")]) from None
     return account
 
 

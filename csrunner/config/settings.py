@@ -12,6 +12,8 @@ from typing import Annotated, Optional
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from csrunner.domain.values import check_timezone
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TASK_QUEUE_DEFAULT = "cs-playbooks"
 DEFAULT_SCORING_MODEL = "seed004.yaml"  # SPEC §4: seed 004's rubric is the default model
@@ -72,6 +74,10 @@ class ServiceConfig(BaseSettings):
     hubspot_role_property: str = Field("hs_buying_role", validation_alias="HUBSPOT_CONTACT_ROLE_PROPERTY")
     hubspot_timezone_property: str = "timezone"
     hubspot_locale_property: str = "hs_language"
+    #: The zone of an account whose HubSpot company has an unknown one (the answer notes it).
+    hubspot_default_timezone: str = "UTC"
+    #: Seconds a HubSpot batch may take, all its deals read and started at once: HubSpot waits 5 s.
+    hubspot_timeout: float = 4.5
     #: Person id used as CSM when the deal owner is not in the team file (empty: refuse the deal).
     default_csm: str = ""
     deal_webhook_token: str = ""
@@ -85,6 +91,9 @@ class ServiceConfig(BaseSettings):
     temporal_timeout: float = 8.0
     #: Secure cookies for the inbox (set when served over https).
     inbox_secure_cookies: bool = False
+    #: Largest request body (413 beyond, checked before reading); feed batches get the second.
+    max_body_bytes: int = 256 * 1024
+    max_batch_body_bytes: int = 8 * 1024 * 1024
 
     @model_validator(mode="before")
     @classmethod
@@ -110,3 +119,20 @@ class ServiceConfig(BaseSettings):
     @property
     def secure_cookies(self) -> bool:
         return self.inbox_secure_cookies
+
+    def body_limit(self, path: str) -> int:
+        return self.max_batch_body_bytes if path.endswith("/batch") else self.max_body_bytes
+
+    def startup_problems(self) -> list[str]:
+        """Settings that make a configured feature fail: said once, at startup."""
+        problems = []
+        if self.hubspot_client_secret and not self.hubspot_access_token:
+            problems.append(
+                "HUBSPOT_CLIENT_SECRET is set but HUBSPOT_ACCESS_TOKEN is not: HubSpot deals cannot be "
+                "read, and the HubSpot webhook answers 503 until it is set"
+            )
+        try:
+            check_timezone(self.hubspot_default_timezone)
+        except ValueError as e:
+            problems.append(f"HUBSPOT_DEFAULT_TIMEZONE: {e}")
+        return problems

@@ -9,6 +9,7 @@ which is where an editor should put the cursor.
 from __future__ import annotations
 
 import re
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,13 +103,53 @@ class YamlDocument:
         return sorted(issues, key=lambda i: (i.line, i.column))
 
 
+#: Playbooks, accounts and the team file are hand-written: far below this.
+MAX_FILE_BYTES = 1 << 20
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """Anchors and aliases are refused: a few hundred bytes of nested aliases (a "billion
+    laughs") would otherwise expand to gigabytes once validated."""
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, f"aliases (*{event.anchor}) are not allowed: write it out", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def read_text(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> str:
+    """A regular file of at most `max_bytes` (not /dev/zero, a pipe or a directory), as UTF-8.
+    Errors name the file and never quote what is in it."""
+    p = Path(path)
+    st = p.stat()  # OSError (missing, no permission) is the caller's to word
+    if not stat.S_ISREG(st.st_mode):
+        raise ValueError("not a regular file")
+    with p.open("rb") as f:
+        raw = f.read(max_bytes + 1)  # the size can change after stat: read at most the cap
+    if len(raw) > max_bytes:
+        raise ValueError(f"larger than {max_bytes // 1024} KiB")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text") from None
+
+
 def read_yaml(path: str | Path, text: str | None = None) -> YamlDocument:
     """Parse a YAML (or JSON) file; a syntax error becomes a DefinitionError with its position."""
     name = str(path)
     try:
         if text is None:
-            text = Path(path).read_text(encoding="utf-8")
-        return YamlDocument(name, yaml.safe_load(text), yaml.compose(text))
+            text = read_text(path)
+        loader = _NoAliasLoader(text)
+        try:
+            root = loader.get_single_node()
+            data = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
+        return YamlDocument(name, data, root)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -117,7 +158,9 @@ def read_yaml(path: str | Path, text: str | None = None) -> YamlDocument:
         raise DefinitionError([Issue(name, 1, 1, f"invalid YAML: {e}")]) from None
     except RecursionError:  # PyYAML composes recursively: thousands of nested brackets
         raise DefinitionError([Issue(name, 1, 1, "invalid YAML: nested too deeply")]) from None
-    except (OSError, UnicodeDecodeError) as e:
+    except OSError as e:
+        raise DefinitionError([Issue(name, 1, 1, f"cannot read file: {e.strerror or e}")]) from None
+    except ValueError as e:
         raise DefinitionError([Issue(name, 1, 1, f"cannot read file: {e}")]) from None
 
 
@@ -173,6 +216,8 @@ def _message(e: dict, where: str) -> str:
     if kind == "missing":
         return f"field '{where}' is required"
     if kind == "extra_forbidden":
+        if not _NAME.match(str(e["loc"][-1]) if e["loc"] else ""):  # not a field name: do not echo it
+            return "unknown field (a key that is not a field name)"
         return f"unknown field '{where}'"
     if kind == "union_tag_invalid":
         return (
@@ -190,6 +235,9 @@ def _message(e: dict, where: str) -> str:
     for noise in ("Value error, ", "Assertion failed, "):
         msg = msg.replace(noise, "")
     return f"{field}{msg}"
+
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,62}$")
 
 
 def _short(value: Any) -> str:

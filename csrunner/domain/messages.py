@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, Optional
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from csrunner.domain.definitions import PlaybookDefinition
-from csrunner.domain.values import AccountId
+from csrunner.domain.values import ITEMS, AccountId, HttpsUrl, Short, Text
 
 _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
@@ -24,20 +24,22 @@ def _email(value: str) -> str:
     return value
 
 
-Email = Annotated[str, AfterValidator(_email)]
+Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
 
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# What comes from outside (account files, webhooks, the team file, people acting) has a length
+# limit on every string and list; the run state workflows build from it stays within them.
 class Person(Model):
-    id: str = Field(min_length=1)
-    name: str
+    id: Short = Field(min_length=1)
+    name: Short
     email: Email
-    slack_user: str = ""
-    phone: str = ""
-    title: str = ""
+    slack_user: Short = ""
+    phone: Short = ""
+    title: Short = ""
 
     @property
     def first_name(self) -> str:
@@ -45,9 +47,9 @@ class Person(Model):
 
 
 class Contact(Model):
-    name: str
+    name: Short
     email: Email
-    role: str = Field(description="champion, executive_sponsor, admin, ...")
+    role: Short = Field(description="champion, executive_sponsor, admin, ...")
     locale: Literal["en", "es"] = "en"
 
     @property
@@ -57,18 +59,18 @@ class Contact(Model):
 
 class Account(Model):
     id: AccountId
-    name: str = Field(min_length=1)
-    timezone: str = "UTC"
+    name: Short = Field(min_length=1)
+    timezone: Short = "UTC"  # checked against the zone database where accounts come in (config)
     locale: Literal["en", "es"] = "en"
-    plan: str = ""
-    industry: str = ""
-    survey_url: str = ""
-    deal_id: str = ""
-    contacts: list[Contact] = Field(min_length=1)
+    plan: Short = ""
+    industry: Short = ""
+    survey_url: HttpsUrl = ""
+    deal_id: Short = ""
+    contacts: list[Contact] = Field(min_length=1, max_length=ITEMS)
     csm: Person
     manager: Optional[Person] = None
     executive: Optional[Person] = None
-    metrics: dict[str, Any] = {}
+    metrics: dict[str, Any] = Field(default_factory=dict, max_length=ITEMS)
 
     def contact(self, role: str) -> Optional[Contact]:
         return next((c for c in self.contacts if c.role == role), None)
@@ -142,21 +144,21 @@ class PlaybookInput(Model):
 
 
 class Action(Model):
-    step_id: str
+    step_id: Short
     action: ActionName
-    actor: str = Field(min_length=1, description="person id of who acts")
-    reason: str = ""
+    actor: Short = Field(min_length=1, description="person id of who acts")
+    reason: Text = ""
     until: Optional[datetime] = None  # snooze
     value: Optional[bool] = None  # complete: the yes/no a task records
-    assignee: Optional[str] = None  # reassign: team role or person id
+    assignee: Optional[Short] = None  # reassign: team role or person id
 
 
 class Migration(Model):
     """Move a running run to another version of its playbook (ops, deliberately)."""
 
     definitions: dict[str, PlaybookDefinition]  # the new snapshot (the playbook and its targets)
-    actor: str = Field(min_length=1)
-    reason: str = ""
+    actor: Short = Field(min_length=1)
+    reason: Text = ""
 
 
 class RunView(Model):

@@ -55,7 +55,27 @@ def check_timezone(name: Any) -> str:
     return name
 
 
+def check_https_url(url: Any) -> str:
+    """Links we put in messages: empty, or https with no spaces or control characters (never
+    javascript:, data: or plain http)."""
+    if not isinstance(url, str):
+        raise ValueError(f"must be an https:// URL, got {type(url).__name__}")
+    if url and not _HTTPS_URL.match(url):
+        raise ValueError(f"must be an https:// URL without spaces, got {url[:80]!r}")
+    return url
+
+
+_HTTPS_URL = re.compile(r"^https://[A-Za-z0-9.-]+(?::\d{1,5})?(?:[/?#][^\s\x00-\x1f\x7f<>\"]*)?$")
+
+#: Lengths every string and list of an account or message keeps within (history size, Slack,
+#: email headers): names and ids are short, free text is a paragraph, lists are a page.
+SHORT, TEXT, LONG_TEXT, ITEMS = 200, 2000, 10_000, 100
+
 AccountId = Annotated[str, Field(pattern=ACCOUNT_ID_PATTERN, max_length=100)]
+Short = Annotated[str, Field(max_length=SHORT)]
+Text = Annotated[str, Field(max_length=TEXT)]
+LongText = Annotated[str, Field(max_length=LONG_TEXT)]
+HttpsUrl = Annotated[str, Field(max_length=TEXT), AfterValidator(check_https_url)]
 NpsScore = Annotated[int, Field(strict=True, ge=NPS_MIN, le=NPS_MAX)]
 HealthScore = Annotated[float, Field(ge=HEALTH_MIN, le=HEALTH_MAX)]
 TimeZoneName = Annotated[str, AfterValidator(check_timezone)]

@@ -1,16 +1,26 @@
-"""Starting playbook runs and acting on them: the one place the CLI and the HTTP service share."""
+"""Starting playbook runs and acting on them: the one place the CLI and the HTTP service share,
+with the one rights check both use (who may act on which run, who may migrate)."""
 
 from __future__ import annotations
 
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
+from csrunner.config.accounts import Team, TeamMember
 from csrunner.config.catalog import Catalog
 from csrunner.config.settings import Settings
+from csrunner.domain.lifecycle import EXPANSION, NPS, ONBOARDING, RECOVERY
 from csrunner.domain.messages import Account, Action, PlaybookInput, RunView
 from csrunner.services.versions import Registry
 from workflows.playbook import PlaybookWorkflow
+from workflows.search_attributes import CSM_ID
+
+#: Roles that see and act on every account (executives are the last rung of every escalation).
+ALL_SEEING = ("ops", "executive")
+#: Plays an account's journey starts itself: never a second one beside it.
+JOURNEY_PLAYS = {ONBOARDING, "scaling", NPS, RECOVERY, EXPANSION}
 
 
 def live(settings: Settings, catalog: Catalog) -> Catalog:
@@ -19,11 +29,54 @@ def live(settings: Settings, catalog: Catalog) -> Catalog:
 
 
 class ActionRefused(ValueError):
-    """The run said no (not pending, unknown step, ...); nothing was written."""
+    """The run said no (not pending, unknown step, ...), or the actor may not: nothing was written."""
 
 
 def run_id(account_id: str, playbook: str) -> str:
     return f"playbook:{account_id}:{playbook}"
+
+
+# --- rights -------------------------------------------------------------------------------------
+def sees(team: Team, who: TeamMember) -> set[str] | None:
+    """CSM ids whose runs this person sees and acts on; None means all."""
+    if who.role in ALL_SEEING:
+        return None
+    ids = {who.id}
+    if who.role == "manager":
+        ids |= {p.id for p in team.people if p.manager == who.id}
+    return ids
+
+
+def may_act(team: Team, who: TeamMember, csm_id: str, assignee: str = "") -> bool:
+    scope = sees(team, who)
+    return scope is None or csm_id in scope or assignee == who.id
+
+
+def member(team: Team, person_id: str, what: str = "--as") -> TeamMember:
+    """The team member acting; anyone else (a typo, a made-up name) is refused."""
+    found = team.get(person_id)
+    if found is None:
+        known = ", ".join(p.id for p in team.people) or "none: the team file is empty"
+        raise ActionRefused(f"{what} {person_id!r} is not a person in the team file (known: {known})")
+    return found
+
+
+def check_ops(team: Team, person_id: str, what: str) -> TeamMember:
+    who = member(team, person_id)
+    if who.role != "ops":
+        raise ActionRefused(f"{who.id} ({who.role}) may not {what}: ops only")
+    return who
+
+
+# --- starting and acting --------------------------------------------------------------------------
+async def journey_running(client: Client, account_id: str) -> bool:
+    try:
+        desc = await client.get_workflow_handle(f"journey:{account_id}").describe()
+    except RPCError as e:
+        if e.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return desc.status == WorkflowExecutionStatus.RUNNING
 
 
 async def start_run(
@@ -35,7 +88,15 @@ async def start_run(
     workflow_id: str | None = None,
 ) -> tuple[str, bool]:
     """Start `playbook` for the account with the catalog's current definitions as its snapshot.
-    Idempotent per (account, playbook): a second start returns the running one, started=False."""
+    Idempotent per (account, playbook): a second start returns the running one, started=False.
+    A play the account's journey runs itself (onboarding, NPS, ...) is refused while it runs."""
+    if (playbook in JOURNEY_PLAYS or playbook.startswith("retention-")) and await journey_running(
+        client, account.id
+    ):
+        raise ActionRefused(
+            f"{account.id}'s journey runs (journey:{account.id}) and starts {playbook} itself: "
+            f"nothing started; see it with `csr journey {account.id}`"
+        )
     wid = workflow_id or run_id(account.id, playbook)
     try:
         await client.start_workflow(
@@ -58,6 +119,28 @@ async def act(client: Client, workflow_id: str, action: Action) -> RunView:
     except WorkflowUpdateFailedError as e:
         cause = e.cause
         raise ActionRefused(cause.message if isinstance(cause, ApplicationError) else str(cause)) from None
+
+
+async def act_as(client: Client, team: Team, workflow_id: str, action: Action) -> RunView:
+    """`act` after the API's rights check: the actor is a team member who may act on this run
+    (its CSM's accounts for a CSM, the team's for a manager, all for ops and executives, or an
+    item assigned to them). The CLI acts through this."""
+    who = member(team, action.actor)
+    try:
+        desc = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as e:
+        if e.status == RPCStatusCode.NOT_FOUND:
+            raise ActionRefused(f"no run {workflow_id!r} (see the ids with `csr journey ACCOUNT`)") from None
+        raise
+    if desc.workflow_type != "PlaybookWorkflow":
+        raise ActionRefused(f"{workflow_id!r} is not a playbook run")
+    csm = desc.typed_search_attributes.get(CSM_ID) or ""
+    if not may_act(team, who, csm):
+        v = await view(client, workflow_id)
+        assignee = next((p.assignee for p in v.pending if p.step_id == action.step_id), "")
+        if not may_act(team, who, csm, assignee):
+            raise ActionRefused(f"{who.id} ({who.role}) may not act on runs of CSM {csm or '(unknown)'!r}")
+    return await act(client, workflow_id, action)
 
 
 async def view(client: Client, workflow_id: str) -> RunView:

@@ -9,8 +9,9 @@ from typing import Optional
 from fastapi import APIRouter, Depends, Query, Request
 
 from csrunner.domain.messages import Action
-from csrunner.interfaces.web.auth import Principal, api_user, team_of
+from csrunner.interfaces.web.auth import Principal, api_user, check_api_user, team_of
 from csrunner.interfaces.web.errors import ErrorBody, ServiceError
+from csrunner.interfaces.web.guard import auth_first
 from csrunner.interfaces.web.models import (
     ACCOUNT_ID,
     ActIn,
@@ -24,8 +25,8 @@ from csrunner.interfaces.web.models import (
 )
 from csrunner.interfaces.web.work import pending_for, perform, timeline
 
-router = APIRouter(prefix="/api", tags=["actions"])
-ERRORS = {s: {"model": ErrorBody} for s in (400, 401, 403, 404, 409, 422, 503)}
+router = APIRouter(prefix="/api", tags=["actions"], route_class=auth_first(check_api_user))
+ERRORS = {s: {"model": ErrorBody} for s in (400, 401, 403, 404, 409, 413, 422, 503)}
 
 
 @router.get("/me", response_model=Me, responses=ERRORS, summary="Who the token belongs to")

@@ -15,8 +15,9 @@ from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 
 from csrunner.config.settings import ServiceConfig, Settings
-from csrunner.interfaces.web import api, errors, feeds, inbox, slack_buttons, webhooks
+from csrunner.interfaces.web import api, docs, errors, feeds, inbox, slack_buttons, webhooks
 from csrunner.interfaces.web.errors import ServiceError
+from csrunner.interfaces.web.guard import Guard
 from csrunner.interfaces.web.models import Health
 from csrunner.interfaces.web.state import Service
 
@@ -30,19 +31,26 @@ DESCRIPTION = """Durable customer-success playbooks on Temporal.
 * **Actions**: the CSM/ops API with bearer tokens (`API_TOKENS="token:person_id,..."`); the web
   inbox at `/inbox`.
 
-A 2xx means Temporal has durably recorded the start, signal or update. 503 means it is unreachable: retry.
-Every 4xx body is `{"error": "what is wrong"}`."""
+A 2xx means Temporal has durably recorded the start, signal or update. 503 means Temporal did not
+answer: the body says whether nothing was recorded or it may have been; retrying is safe.
+Every 4xx and 5xx body is `{"error": "what is wrong"}`. Tokens are checked before a body is read;
+bodies are capped (413: 256 KiB, feed batches 8 MiB)."""
 
 
 def create_app(
     settings: Settings | None = None, client: Client | None = None, config: ServiceConfig | None = None
 ) -> FastAPI:
-    app = FastAPI(title="CS playbook runner", version="1.0", description=DESCRIPTION)
-    app.state.svc = Service(settings or Settings(), config or ServiceConfig(), client)
+    app = FastAPI(
+        title="CS playbook runner", version="1.0", description=DESCRIPTION, docs_url=None, redoc_url=None
+    )
+    svc = app.state.svc = Service(settings or Settings(), config or ServiceConfig(), client)
+    app.add_middleware(Guard, limit_for=svc.config.body_limit)
     errors.install(app)
-    for module in (webhooks, feeds, slack_buttons, api, inbox):
-        app.include_router(module.router)
+    for router in (webhooks.router, webhooks.deal_router, feeds.router, slack_buttons.router, api.router):
+        app.include_router(router)
+    app.include_router(inbox.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
+    docs.install(app)
 
     @app.get("/", include_in_schema=False)
     async def root():

@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import RPCTimeoutOrCancelledError, WorkflowQueryFailedError, WorkflowQueryRejectedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -35,9 +36,20 @@ class ServiceError(Exception):
 
 
 def unavailable(why: str) -> ServiceError:
+    """Temporal could not be reached at all: the request never got there."""
     return ServiceError(
         503,
         f"Temporal is unreachable, nothing was recorded; retry later ({why})",
+        headers={"Retry-After": "5"},
+    )
+
+
+def uncertain(why: str) -> ServiceError:
+    """The request may have reached Temporal before the failure: say so, never 'nothing recorded'."""
+    return ServiceError(
+        503,
+        f"no answer from Temporal ({why}): it may or may not have been recorded; retrying is safe "
+        "(a repeated start or signal changes nothing, a repeated action says who acted)",
         headers={"Retry-After": "5"},
     )
 
@@ -50,7 +62,7 @@ async def temporal_call(svc, what: str):
             yield
     except (TimeoutError, RPCTimeoutOrCancelledError):
         svc.drop_client()
-        raise unavailable(f"no answer within {svc.config.temporal_timeout:g} s while {what}") from None
+        raise uncertain(f"none within {svc.config.temporal_timeout:g} s while {what}") from None
     except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as e:
         raise ServiceError(409, f"the run could not answer while {what}: {e}") from None
     except RPCError as e:
@@ -62,7 +74,7 @@ async def temporal_call(svc, what: str):
             raise ServiceError(409, f"{e.message} (while {what})") from None
         if e.status in UNAVAILABLE_CODES:
             svc.drop_client()
-        raise unavailable(f"{e.status.name if e.status else 'error'} while {what}") from None
+        raise uncertain(f"{e.status.name if e.status else 'error'} while {what}") from None
 
 
 def _field(loc) -> str:
@@ -86,6 +98,12 @@ def install(app) -> None:
             status_code=exc.status,
             headers=exc.headers,
         )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        """Starlette's own answers (404 no such path, 405, 413) in the same shape."""
+        message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):

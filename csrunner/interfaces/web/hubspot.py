@@ -7,16 +7,20 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import logging
 import time
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from urllib.parse import quote
 
 import httpx
 from pydantic import ValidationError
 
 from csrunner.config.accounts import Team, resolve_people
 from csrunner.domain.messages import Account
+from csrunner.domain.values import check_timezone
+
+log = logging.getLogger(__name__)
 
 MAX_AGE_MS = 5 * 60 * 1000
 # HubSpot decodes these in the URI before signing (developers.hubspot.com, "Validating requests").
@@ -86,11 +90,12 @@ class HubSpotCRM:
         attempts: int = 4,
         max_wait: float = 2.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 10.0,
     ):
         self.attempts, self.max_wait = attempts, max_wait
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
-            timeout=10,
+            timeout=timeout,
             transport=transport,
             headers={"Authorization": f"Bearer {token}"},
         )
@@ -135,18 +140,20 @@ def _ids(obj: dict, kind: str) -> list[str]:
     return [str(r["id"]) for r in (obj.get("associations") or {}).get(kind, {}).get("results", [])]
 
 
-def _zone(value: str | None) -> str:
-    """HubSpot writes zones as 'America/New_York' or 'america_slash_new_york'."""
-    if not value:
-        return "UTC"
-    name = value.replace("_slash_", "/")
+def _zone(value: str | None) -> str | None:
+    """HubSpot writes zones as 'America/New_York' or 'america_slash_new_york'; None if unknown."""
+    name = (value or "").replace("_slash_", "/")[:100]
     if name == name.lower():
         name = "/".join("_".join(w.capitalize() for w in part.split("_")) for part in name.split("/"))
     try:
-        ZoneInfo(name)
-        return name
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        return "UTC"
+        return check_timezone(name)
+    except ValueError:
+        return None
+
+
+def path(*parts: object) -> str:
+    """A CRM v3 path with every id percent-encoded: an objectId of '../../x?y=1' stays one segment."""
+    return "/".join(quote(str(p), safe="") if i else str(p) for i, p in enumerate(parts))
 
 
 def _locale(value: str | None) -> str | None:
@@ -157,7 +164,7 @@ def _locale(value: str | None) -> str | None:
 def _role(value: str | None) -> str:
     """hs_buying_role is multi-select ("CHAMPION;DECISION_MAKER"): the first value, snake case."""
     first = (value or "").split(";")[0].strip()
-    return first.lower().replace(" ", "_") or "contact"
+    return first.lower().replace(" ", "_")[:100] or "contact"
 
 
 def _closed_at(deal: dict) -> datetime | None:
@@ -177,9 +184,12 @@ async def account_for_deal(
     timezone_property: str,
     locale_property: str,
     default_csm: str = "",
+    default_timezone: str = "UTC",
+    notes: list[str] | None = None,
 ) -> tuple[Account, datetime | None]:
+    """The account of a closed-won deal. What had to be assumed is appended to `notes`."""
     deal = await crm.get(
-        f"/crm/v3/objects/deals/{deal_id}",
+        path("/crm/v3/objects/deals", deal_id),
         associations="companies,contacts",
         properties="dealname,dealstage,closedate,hubspot_owner_id,pipeline",
     )
@@ -193,7 +203,7 @@ async def account_for_deal(
             return {}
         return (
             await crm.get(
-                f"/crm/v3/objects/companies/{company_ids[0]}",
+                path("/crm/v3/objects/companies", company_ids[0]),
                 associations="contacts",
                 properties=f"name,domain,{timezone_property},{locale_property}",
             )
@@ -209,7 +219,7 @@ async def account_for_deal(
     fetched = await asyncio.gather(
         *(
             crm.get(
-                f"/crm/v3/objects/contacts/{cid}",
+                path("/crm/v3/objects/contacts", cid),
                 properties=f"email,firstname,lastname,hs_language,{role_property}",
             )
             for cid in contact_ids
@@ -223,7 +233,7 @@ async def account_for_deal(
         name = " ".join(filter(None, (p.get("firstname"), p.get("lastname")))) or p["email"]
         contacts.append(
             {
-                "name": name,
+                "name": name[:200],
                 "email": p["email"],
                 "role": _role(p.get(role_property)),
                 "locale": _locale(p.get("hs_language")) or _locale(cprops.get(locale_property)) or "en",
@@ -233,10 +243,20 @@ async def account_for_deal(
         raise MappingError(f"deal {deal_id}: no associated contact with an email address")
     if not any(c["role"] == "champion" for c in contacts):
         contacts[0]["role"] = "champion"  # onboarding writes to the champion: the deal's first contact
+    zone = _zone(cprops.get(timezone_property)) if cprops.get(timezone_property) else default_timezone
+    if zone is None:  # never a silent UTC: the deal goes through, and the answer says what we assumed
+        zone = default_timezone
+        note = (
+            f"deal {deal_id}: unknown time zone {str(cprops.get(timezone_property))[:100]!r} on the "
+            f"company: used {default_timezone} (HUBSPOT_DEFAULT_TIMEZONE)"
+        )
+        log.warning(note)
+        if notes is not None:
+            notes.append(note)
     data = {
         "id": f"hubspot-{company_ids[0]}" if company_ids else f"hubspot-deal-{deal_id}",
-        "name": cprops.get("name") or props.get("dealname") or f"HubSpot deal {deal_id}",
-        "timezone": _zone(cprops.get(timezone_property)),
+        "name": (cprops.get("name") or props.get("dealname") or f"HubSpot deal {deal_id}")[:200],
+        "timezone": zone,
         "locale": _locale(cprops.get(locale_property)) or contacts[0]["locale"],
         "deal_id": str(deal_id),
         "contacts": contacts,
@@ -252,7 +272,7 @@ async def account_for_deal(
 
 async def _csm(crm: HubSpotCRM, deal_id: str, owner_id: str | None, team: Team, default: str) -> str:
     if owner_id:
-        owner = await crm.get(f"/crm/v3/owners/{owner_id}")
+        owner = await crm.get(path("/crm/v3/owners", owner_id))
         email = (owner or {}).get("email", "")
         member = next((p for p in team.people if email and p.email.lower() == email.lower()), None)
         if member:

@@ -1,16 +1,15 @@
 """The CSMs' web inbox: server-rendered pages (Jinja2) over the same functions as the API.
-Login with an API token (kept in an HttpOnly, SameSite=Strict cookie); forms post and redirect
-back; every form carries a CSRF token derived from the session. No build step."""
+Sign in with an API token: the server opens a session and the HttpOnly, SameSite=Strict cookie
+holds only its random id (signing out revokes it). Posts from another origin are refused before
+the form is read; every form carries a CSRF token derived from the session. No build step."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal, Optional
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -20,26 +19,41 @@ from csrunner.domain.definitions import TEAM_ROLES
 from csrunner.domain.messages import Action
 from csrunner.interfaces.web.auth import Principal, principal_for, team_of
 from csrunner.interfaces.web.errors import ServiceError
+from csrunner.interfaces.web.guard import auth_first
+from csrunner.interfaces.web.sessions import LIFETIME, digest
 from csrunner.interfaces.web.work import pending_for, perform, timeline
 
-router = APIRouter(prefix="/inbox", tags=["inbox"])
+
+async def same_origin(request: Request) -> None:
+    """Before a form is read: a post from another site (a hidden form, a framed page) is refused."""
+    if request.method != "POST":
+        return
+    site = request.headers.get("sec-fetch-site")
+    origin = request.headers.get("origin")
+    host = request.headers.get("host", "")
+    if site not in (None, "same-origin", "none") or (origin and urlsplit(origin).netloc != host):
+        raise ServiceError(403, "cross-origin form post refused: sign in from the inbox's own page")
+
+
+router = APIRouter(prefix="/inbox", tags=["inbox"], route_class=auth_first(same_origin))
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 COOKIE, FLASH = "csr_session", "csr_flash"
-_KEY = os.urandom(32)  # per process: forms from before a restart are simply re-posted after reload
 HTML = {200: {"content": {"text/html": {}}, "description": "an HTML page"}}
 SNOOZE_HOURS = {"1": "1 hour", "4": "4 hours", "24": "1 day", "72": "3 days", "168": "1 week"}
 
 
-def csrf_for(token: str) -> str:
-    return hmac.new(_KEY, token.encode(), hashlib.sha256).hexdigest()[:32]
-
-
 def _who(request: Request) -> tuple[Principal, str] | None:
-    token = request.cookies.get(COOKIE, "")
-    try:
-        return principal_for(request.app.state.svc, token), token
-    except ServiceError:
+    """The signed-in person and their session id, while the session and its token stand."""
+    svc, sid = request.app.state.svc, request.cookies.get(COOKIE, "")
+    session = svc.sessions.get(sid)
+    if session is None:
         return None
+    tokens = [t for t, pid in svc.config.api_tokens.items() if pid == session.person_id]
+    person = svc.person(session.person_id)
+    if person is None or not any(hmac.compare_digest(digest(t), session.token_digest) for t in tokens):
+        svc.sessions.revoke(sid)  # the token was rotated or the person left the team
+        return None
+    return Principal(person), sid
 
 
 def _redirect(url: str, flash: str = "", error: bool = False) -> RedirectResponse:
@@ -83,25 +97,30 @@ async def login_page(request: Request):
     summary="Inbox: sign in with an API token",
 )
 async def login(request: Request, token: str = Form(..., max_length=500)):
+    svc = request.app.state.svc
     try:
-        principal_for(request.app.state.svc, token.strip())
+        who = principal_for(svc, token.strip())
     except ServiceError as e:
         return _page(request, "login.html", status=401, error=e.message)
+    old = request.cookies.get(COOKIE, "")
+    if old:
+        svc.sessions.revoke(old)  # a fresh id at every sign-in (no session fixation)
     r = _redirect("/inbox")
     r.set_cookie(
         COOKIE,
-        token.strip(),
+        svc.sessions.open(who.id, token.strip()),
         httponly=True,
         samesite="strict",
         path="/",
-        secure=request.app.state.svc.config.secure_cookies,
-        max_age=12 * 3600,
+        secure=svc.config.secure_cookies,
+        max_age=LIFETIME,
     )
     return r
 
 
 @router.post("/logout", response_class=RedirectResponse, status_code=303, summary="Inbox: sign out")
-async def logout():
+async def logout(request: Request):
+    request.app.state.svc.sessions.revoke(request.cookies.get(COOKIE, ""))  # the id is dead now
     r = _redirect("/inbox/login")
     r.delete_cookie(COOKIE, path="/")
     return r
@@ -112,7 +131,7 @@ async def inbox(request: Request, csm: Optional[str] = None):
     found = _who(request)
     if found is None:
         return _redirect("/inbox/login")
-    who, token = found
+    who, sid = found
     svc = request.app.state.svc
     try:
         items = await pending_for(svc, who, csm or None)
@@ -130,7 +149,7 @@ async def inbox(request: Request, csm: Optional[str] = None):
         problem=problem,
         csm=csm or "",
         csms=csms,
-        csrf=csrf_for(token),
+        csrf=svc.sessions.csrf(sid),
         snooze_hours=SNOOZE_HOURS,
         people=svc.team.people,
         roles=TEAM_ROLES,
@@ -173,7 +192,7 @@ async def account_page(account_id: str, request: Request):
 )
 async def act(
     request: Request,
-    workflow_id: str = Form(..., max_length=1000),
+    workflow_id: str = Form(..., max_length=500),
     step_id: str = Form(..., max_length=200),
     action: Literal[
         "approve", "skip", "snooze", "complete", "complete-yes", "complete-no", "reassign"
@@ -187,8 +206,8 @@ async def act(
     found = _who(request)
     if found is None:
         return _redirect("/inbox/login")
-    who, token = found
-    if not hmac.compare_digest(csrf.encode(), csrf_for(token).encode()):
+    who, sid = found
+    if not hmac.compare_digest(csrf.encode(), request.app.state.svc.sessions.csrf(sid).encode()):
         return _redirect("/inbox", "The form was stale; reload the page and try again.", error=True)
     back = back if back.startswith("/inbox") and "//" not in back else "/inbox"  # no open redirect
     extra = {"until": datetime.now(UTC) + timedelta(hours=int(snooze_hours))} if action == "snooze" else {}

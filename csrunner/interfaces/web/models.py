@@ -3,39 +3,51 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictFloat, StrictInt, StrictStr
 
-from csrunner.domain.messages import Contact, Person
+from csrunner.domain.messages import Contact
 from csrunner.domain.values import ACCOUNT_ID_PATTERN as ACCOUNT_ID
-from csrunner.domain.values import NpsScore
+from csrunner.domain.values import ITEMS, HttpsUrl, NpsScore, Short, Text, TimeZoneName
 
 
 class In(BaseModel):
+    """What senders post: unknown fields refused. Numbers and yes/no are strict (`true` is not a
+    number, `"50"` is not 50); strings are never made from numbers anyway."""
+
     model_config = ConfigDict(extra="forbid")
+
+
+PersonId = Annotated[str, Field(min_length=1, max_length=100, description="a person id from the team file")]
+#: Raw metric values: numbers, yes/no, or short text (the scoring model says which it reads).
+MetricValue = Union[StrictInt, StrictFloat, bool, Annotated[StrictStr, Field(max_length=200)], None]
 
 
 # --- deals -----------------------------------------------------------------------------------
 class DealAccount(In):
-    id: str = Field(pattern=ACCOUNT_ID, description="your stable account id, e.g. the CRM company id")
-    name: str = Field(min_length=1, max_length=300)
-    timezone: str = Field("UTC", description="IANA name, e.g. Europe/Madrid")
+    id: str = Field(
+        pattern=ACCOUNT_ID, max_length=100, description="your stable account id, e.g. the CRM company id"
+    )
+    name: Short = Field(min_length=1)
+    timezone: TimeZoneName = Field("UTC", description="IANA name, e.g. Europe/Madrid", max_length=64)
     locale: Literal["en", "es"] = "en"
-    plan: str = ""
-    industry: str = ""
-    survey_url: str = ""
-    contacts: list[Contact] = Field(min_length=1, description="at least one; the champion gets the welcome")
-    csm: Union[str, Person] = Field(description="a person id from the team file, or the person in full")
-    manager: Optional[Union[str, Person]] = None
-    executive: Optional[Union[str, Person]] = None
+    plan: Short = ""
+    industry: Short = ""
+    survey_url: HttpsUrl = Field("", description="https only")
+    contacts: list[Contact] = Field(
+        min_length=1, max_length=ITEMS, description="at least one; the champion gets the welcome"
+    )
+    csm: PersonId = Field(description="a person id from the team file (people come from it only)")
+    manager: Optional[PersonId] = Field(None, description="default: the CSM's manager in the team file")
+    executive: Optional[PersonId] = Field(None, description="default: the team file's executive")
 
 
 class DealClosedIn(In):
     deal_id: str = Field(
         min_length=1, max_length=200, description="the CRM's deal id: makes the call idempotent"
     )
-    closed_at: Optional[datetime] = None
+    closed_at: Optional[datetime] = Field(None, description="ISO-8601; a time without offset is UTC")
     account: DealAccount
 
 
@@ -44,6 +56,7 @@ class DealStarted(BaseModel):
     account_id: str
     workflow_id: str
     started: bool = Field(description="false when this deal had already started the journey: nothing changed")
+    notes: list[str] = Field([], description="what was assumed, e.g. a default for an unknown time zone")
 
 
 class HubSpotResult(BaseModel):
@@ -56,9 +69,11 @@ class HubSpotResult(BaseModel):
 # --- feeds -----------------------------------------------------------------------------------
 class ScoreIn(In):
     account_id: str = Field(pattern=ACCOUNT_ID)
-    score: Optional[float] = Field(None, ge=0, le=100, description="a ready 0-100 score (or give metrics)")
-    metrics: Optional[dict[str, Any]] = Field(
-        None, description="raw metrics the scoring model turns into a score"
+    score: Optional[float] = Field(
+        None, strict=True, ge=0, le=100, description="a ready 0-100 score (or give metrics)"
+    )
+    metrics: Optional[dict[Annotated[str, Field(max_length=100)], MetricValue]] = Field(
+        None, max_length=ITEMS, description="raw metrics the scoring model turns into a score"
     )
     at: Optional[datetime] = Field(None, description="when measured; a time without offset is UTC")
     source: str = Field("", max_length=200)
@@ -106,9 +121,9 @@ class Me(BaseModel):
 
 
 class ActIn(In):
-    workflow_id: str = Field(min_length=1, max_length=1000)
+    workflow_id: str = Field(min_length=1, max_length=500)
     step_id: str = Field(min_length=1, max_length=200)
-    reason: str = Field("", max_length=2000)
+    reason: Text = ""
 
 
 class SnoozeIn(ActIn):
@@ -117,12 +132,14 @@ class SnoozeIn(ActIn):
 
 class CompleteIn(ActIn):
     value: Optional[bool] = Field(
-        None, description="the yes/no a task records (required when it records a fact)"
+        None, strict=True, description="the yes/no a task records (required when it records a fact)"
     )
 
 
 class ReassignIn(ActIn):
-    assignee: str = Field(min_length=1, description="person id or team role (csm, manager, executive)")
+    assignee: str = Field(
+        min_length=1, max_length=100, description="person id or team role (csm, manager, executive)"
+    )
 
 
 class PendingItem(BaseModel):

@@ -12,6 +12,7 @@ from csrunner.config.accounts import Team, TeamMember, load_team
 from csrunner.config.settings import ServiceConfig, Settings
 from csrunner.config.sourcemap import DefinitionError
 from csrunner.interfaces.web.errors import unavailable
+from csrunner.interfaces.web.sessions import Sessions
 
 
 class Service:
@@ -20,6 +21,7 @@ class Service:
         self._client, self._owns_client = client, client is None
         self._lock = asyncio.Lock()
         self.queries = asyncio.Semaphore(16)  # concurrent `view` queries (the inbox lists many runs)
+        self.sessions = Sessions()  # the inbox's, server-side
         self._team: Team | None = None
         self._team_mtime: float | None = None
 

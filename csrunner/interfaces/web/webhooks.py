@@ -4,39 +4,41 @@ that changes nothing (the journey is keyed by account, the deal id makes it idem
 
 from __future__ import annotations
 
-from typing import Optional
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+import asyncio
+from typing import Annotated, Optional
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from fastapi.security import HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from csrunner.config.accounts import resolve_people
+from csrunner.config.accounts import resolve_people, unknown_people
 from csrunner.domain.messages import Account
-from csrunner.interfaces.web.auth import check_token
+from csrunner.interfaces.web.auth import bearer_token, check_token
 from csrunner.interfaces.web.errors import ErrorBody, ServiceError, describe_validation, temporal_call
+from csrunner.interfaces.web.guard import auth_first
 from csrunner.interfaces.web.hubspot import CRMError, HubSpotCRM, MappingError, account_for_deal, verify_v3
 from csrunner.interfaces.web.models import DealClosedIn, DealStarted, HubSpotResult
 
 router = APIRouter(tags=["webhooks"])
-ERRORS = {s: {"model": ErrorBody} for s in (400, 401, 422, 502, 503)}
+ERRORS = {s: {"model": ErrorBody} for s in (400, 401, 413, 422, 502, 503)}
+HUBSPOT_CONCURRENCY = 8  # deals of one batch read and started at once
 
 
 class HubSpotEvent(BaseModel):
     """One event of HubSpot's webhook batch (only the fields we read are required)."""
 
     model_config = ConfigDict(extra="allow")
-    objectId: int | str
-    subscriptionType: str
+    objectId: int | Annotated[str, Field(max_length=100)]
+    subscriptionType: str = Field(max_length=200)
     eventId: Optional[int | str] = None
-    propertyName: Optional[str] = None
-    propertyValue: Optional[str] = None
+    propertyName: Optional[str] = Field(None, max_length=200)
+    propertyValue: Optional[str] = Field(None, max_length=1000)
     occurredAt: Optional[int] = None
     attemptNumber: Optional[int] = None
     portalId: Optional[int] = None
 
 
-_EVENTS = TypeAdapter(list[HubSpotEvent])
+_EVENTS = TypeAdapter(list[HubSpotEvent])  # the body is capped, so the list is too
 _HUBSPOT_BODY = {
     "required": True,
     "content": {"application/json": {"schema": {"type": "array", "items": HubSpotEvent.model_json_schema()}}},
@@ -68,6 +70,23 @@ async def start_journey(svc, account: Account, deal_id: str, closed_at=None) -> 
     return DealStarted(deal_id=deal_id, account_id=account.id, workflow_id=wid, started=started)
 
 
+async def _one_deal(svc, crm: HubSpotCRM, deal_id: str) -> DealStarted:
+    cfg, notes = svc.config, []
+    account, closed_at = await account_for_deal(
+        crm,
+        deal_id,
+        svc.team,
+        role_property=cfg.hubspot_role_property,
+        timezone_property=cfg.hubspot_timezone_property,
+        locale_property=cfg.hubspot_locale_property,
+        default_csm=cfg.default_csm,
+        default_timezone=cfg.hubspot_default_timezone,
+        notes=notes,
+    )
+    done = await start_journey(svc, account, deal_id, closed_at)
+    return done.model_copy(update={"notes": notes})
+
+
 @router.post(
     "/webhooks/hubspot",
     response_model=HubSpotResult,
@@ -77,7 +96,7 @@ async def start_journey(svc, account: Account, deal_id: str, closed_at=None) -> 
 )
 async def hubspot_webhook(request: Request) -> HubSpotResult:
     svc, cfg = request.app.state.svc, request.app.state.svc.config
-    raw = await request.body()
+    raw = await request.body()  # capped by the guard; the signature covers the bytes
     why = verify_v3(
         cfg.hubspot_client_secret,
         request.method,
@@ -104,64 +123,71 @@ async def hubspot_webhook(request: Request) -> HubSpotResult:
     result = HubSpotResult(received=len(events), ignored=len(events) - len(won))
     if not deals:
         return result
-    crm = HubSpotCRM(cfg.hubspot_api_url, cfg.hubspot_access_token)
-    problems = []
-    try:
-        for deal_id in deals:
+    if not cfg.hubspot_access_token:
+        raise ServiceError(
+            503,
+            "HUBSPOT_ACCESS_TOKEN is not set on the service: closed deals cannot be read from HubSpot "
+            "(nothing was started; HubSpot retries once it is set)",
+            headers={"Retry-After": "60"},
+        )
+    crm = HubSpotCRM(cfg.hubspot_api_url, cfg.hubspot_access_token, timeout=cfg.hubspot_timeout)
+    gate, problems = asyncio.Semaphore(HUBSPOT_CONCURRENCY), []
+
+    async def one(deal_id: str) -> None:
+        async with gate:
             try:
-                account, closed_at = await account_for_deal(
-                    crm,
-                    deal_id,
-                    svc.team,
-                    role_property=cfg.hubspot_role_property,
-                    timezone_property=cfg.hubspot_timezone_property,
-                    locale_property=cfg.hubspot_locale_property,
-                    default_csm=cfg.default_csm,
-                )
+                done = await _one_deal(svc, crm, deal_id)
             except MappingError as e:
                 problems.append(str(e))
-                continue
-            except CRMError as e:  # HubSpot retries the batch; deals started so far are idempotent
-                raise ServiceError(502, str(e), detail=result.model_dump(mode="json")) from None
-            done = await start_journey(svc, account, deal_id, closed_at)
-            (result.started if done.started else result.duplicates).append(done)
+                return
+        (result.started if done.started else result.duplicates).append(done)
+
+    try:  # deals at once, within HubSpot's own wait: past it HubSpot retries, and starts are idempotent
+        async with asyncio.timeout(cfg.hubspot_timeout):
+            await asyncio.gather(*(one(d) for d in deals))
+    except CRMError as e:
+        raise ServiceError(502, str(e), detail=result.model_dump(mode="json")) from None
+    except TimeoutError:
+        raise ServiceError(
+            503,
+            f"not all {len(deals)} deals were read and started within {cfg.hubspot_timeout:g} s; the ones "
+            "listed are recorded, HubSpot's retry starts the rest",
+            detail=result.model_dump(mode="json"),
+            headers={"Retry-After": "5"},
+        ) from None
     finally:
         await crm.aclose()
     if problems:  # HubSpot redelivers; fix the data (e.g. the owner in team.yaml) and it goes through
-        raise ServiceError(422, "; ".join(problems), detail=result.model_dump(mode="json"))
+        raise ServiceError(422, "; ".join(sorted(problems)), detail=result.model_dump(mode="json"))
     return result
 
 
+async def check_deal_sender(request: Request) -> None:
+    """Before the body: the CRM's DEAL_WEBHOOK_TOKEN."""
+    expected = request.app.state.svc.config.deal_webhook_token
+    check_token(bearer_token(request), expected, "the deal-closed webhook")
+
+
 deal_bearer = HTTPBearer(auto_error=False, description="DEAL_WEBHOOK_TOKEN")
+deal_router = APIRouter(tags=["webhooks"], route_class=auth_first(check_deal_sender))
 
 
-@router.post(
+@deal_router.post(
     "/webhooks/deal-closed",
     response_model=DealStarted,
     responses=ERRORS,
     summary="Any CRM: a closed deal (plain JSON, bearer DEAL_WEBHOOK_TOKEN) starts the journey",
+    dependencies=[Depends(deal_bearer)],  # documents the scheme; the token is checked before the body
 )
-async def deal_closed(
-    body: DealClosedIn, request: Request, creds: HTTPAuthorizationCredentials | None = Depends(deal_bearer)
-) -> DealStarted:
+async def deal_closed(body: DealClosedIn, request: Request) -> DealStarted:
+    """People are named by id from the team file; an unknown id is a 422 naming it."""
     svc = request.app.state.svc
-    check_token(
-        creds.credentials if creds else None, svc.config.deal_webhook_token, "the deal-closed webhook"
-    )
-    data = resolve_people(body.account.model_dump(exclude_none=True), svc.team)
-    for role in ("csm", "manager", "executive"):
-        if isinstance(data.get(role), str):
-            raise ServiceError(
-                422, f"field 'account.{role}': unknown person id {data[role]!r} (not in the team file)"
-            )
+    data = body.account.model_dump(exclude_none=True)
+    people = unknown_people(data, svc.team)
+    if people:
+        raise ServiceError(422, "; ".join(f"field 'account.{role}': {why}" for role, why in people))
     try:
-        ZoneInfo(body.account.timezone)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ServiceError(
-            422, f"field 'account.timezone': unknown time zone {body.account.timezone!r}"
-        ) from None
-    try:
-        account = Account.model_validate({**data, "deal_id": body.deal_id})
+        account = Account.model_validate({**resolve_people(data, svc.team), "deal_id": body.deal_id})
     except ValidationError as e:
         raise ServiceError(
             422, describe_validation(e.errors(include_url=False, include_input=False))[1]

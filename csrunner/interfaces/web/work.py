@@ -4,10 +4,12 @@ account timelines, and actions checked against who may take them."""
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 from datetime import UTC, datetime
 
 from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 
 from csrunner.domain.messages import Action, RunView
 from csrunner.interfaces.web.auth import Principal, may_act, team_of
@@ -120,7 +122,8 @@ async def timeline(svc, who: Principal, account_id: str) -> Timeline:
 
 async def perform(svc, who: Principal, workflow_id: str, action: Action) -> ActResult:
     """Check who may act, then act through the run's update (its validator refuses what is
-    not pending); a 2xx means the update is in the workflow's history."""
+    not pending); a 2xx means the update is in the workflow's history. Of many people acting
+    on one step at once, one wins and the others get 409 naming who did."""
     client = await svc.client()
     async with temporal_call(svc, f"finding run {workflow_id!r}"):
         desc = await client.get_workflow_handle(workflow_id).describe()
@@ -137,15 +140,49 @@ async def perform(svc, who: Principal, workflow_id: str, action: Action) -> ActR
             raise ServiceError(403, f"{who.id} ({who.role}) may not act on runs of CSM {csm!r}")
     try:
         async with temporal_call(svc, f"{action.action} on {workflow_id!r}"):
-            v = await act(client, workflow_id, action)
+            v = await _act_when_admitted(client, workflow_id, action)
     except ActionRefused as e:
-        raise ServiceError(409, str(e)) from None
+        message = str(e)
+        if "is not pending" in message:
+            message = await _refusal(svc, client, workflow_id, action.step_id, message)
+        raise ServiceError(409, message) from None
     return ActResult(
         workflow_id=workflow_id,
         step_id=action.step_id,
         action=action.action,
         actor=action.actor,
         pending=[p.step_id for p in v.pending],
+    )
+
+
+async def _act_when_admitted(client, workflow_id: str, action: Action) -> RunView:
+    """Temporal admits a few updates per run at a time (RESOURCE_EXHAUSTED past that): wait for
+    a turn (within temporal_call's bound) rather than answer 503 for a request that was refused."""
+    delay = 0.05
+    while True:
+        try:
+            return await act(client, workflow_id, action)
+        except RPCError as e:
+            if e.status != RPCStatusCode.RESOURCE_EXHAUSTED:
+                raise
+        await asyncio.sleep(delay * (1 + random.random()))
+        delay = min(delay * 2, 1.0)
+
+
+async def _refusal(svc, client, workflow_id: str, step_id: str, default: str = "") -> str:
+    """'already approved by María García (maria) at ...' when someone acted on the step."""
+    try:
+        async with temporal_call(svc, f"reading {workflow_id!r}"):
+            v = await view(client, workflow_id)
+    except ServiceError:
+        return default or f"step '{step_id}' is not pending"
+    done = [r for r in v.timeline if r.step_id == step_id and r.actor != "playbook"]
+    if not done:
+        return default or f"step '{step_id}' is not pending"
+    r = done[-1]
+    return (
+        f"step '{step_id}' is not pending: already {r.outcome} by {svc.name(r.actor)} ({r.actor}) "
+        f"at {r.at:%Y-%m-%d %H:%M} UTC"
     )
 
 
@@ -158,16 +195,5 @@ async def _assignee(svc, client, workflow_id: str, step_id: str) -> str:
 async def _closed_refusal(svc, client, workflow_id: str, step_id: str, status: str) -> str:
     """Why nothing can be done on a closed run, naming who acted on the step when we can tell."""
     why = f"run {workflow_id!r} is {status}: nothing can be acted on"
-    try:
-        async with temporal_call(svc, f"reading {workflow_id!r}"):
-            v = await view(client, workflow_id)
-    except ServiceError:
-        return why
-    done = [r for r in v.timeline if r.step_id == step_id and r.actor != "playbook"]
-    if done:
-        r = done[-1]
-        return (
-            f"step '{step_id}' is not pending: already {r.outcome} by {r.actor} "
-            f"at {r.at:%Y-%m-%d %H:%M} UTC ({why})"
-        )
-    return why
+    found = await _refusal(svc, client, workflow_id, step_id, why)
+    return why if found == why else f"{found} ({why})"

@@ -24,6 +24,7 @@ CONFIG = ServiceConfig(
     api_tokens=parse_tokens("tok-maria:maria, tok-olga:olga, tok-ghost:ghost"),
     temporal_timeout=3,
     hubspot_api_url="http://127.0.0.1:9",
+    hubspot_access_token="hs-tok",
 )
 
 
@@ -237,12 +238,14 @@ async def test_inbox_login_pages(http):
     r = await http.post("/inbox/login", data={"token": "tok-maria"})
     assert r.status_code == 303 and "csr_session" in r.headers["set-cookie"]
     assert "HttpOnly" in r.headers["set-cookie"] or "httponly" in r.headers["set-cookie"]
-    r = await http.get("/inbox", cookies={"csr_session": "tok-maria"})
+    session = {"csr_session": r.cookies["csr_session"]}
+    http.cookies.clear()
+    r = await http.get("/inbox", cookies=session)
     assert r.status_code == 200 and "Temporal is unreachable" in r.text and "María García" in r.text
     r = await http.post(
         "/inbox/act",
         data={"workflow_id": "w", "step_id": "s", "action": "approve", "csrf": "bad"},
-        cookies={"csr_session": "tok-maria"},
+        cookies=session,
     )
     assert r.status_code == 303 and "stale" in r.headers["set-cookie"]
 

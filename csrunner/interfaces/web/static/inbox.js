@@ -10,6 +10,10 @@ document.addEventListener("DOMContentLoaded", () => {
     const b = e.target.closest("button[data-confirm]");
     if (b && !window.confirm(b.dataset.confirm)) e.preventDefault();
   });
+  // The CSM filter applies on change (the CSP allows no inline handlers).
+  for (const s of document.querySelectorAll("select[data-autosubmit]")) {
+    s.addEventListener("change", () => s.form.submit());
+  }
   // One click per form: no double submissions on slow connections.
   for (const f of document.querySelectorAll("form.actions")) {
     f.addEventListener("submit", () => setTimeout(() => f.querySelectorAll("button").forEach((b) => (b.disabled = true)), 0));
