@@ -3,6 +3,8 @@ slack_sdk's WebClient, or write it to the outbox when no bot token is set."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from jinja2 import TemplateError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -16,6 +18,22 @@ from csrunner.config.settings import Settings
 from csrunner.domain.messages import SlackRequest, SlackResult
 
 SECTION_MAX = 3000  # Block Kit section text limit
+_MRKDWN = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def escape_mrkdwn(value: Any) -> Any:
+    """Slack's three control characters escaped in every string of a value (recursively): an
+    NPS comment of `<!channel>` or `<https://evil.example|log in>` arrives as text, not as a
+    mention or a link. Template text (ours) keeps its formatting."""
+    if isinstance(value, str):
+        return value.translate(_MRKDWN)
+    if isinstance(value, dict):
+        return {k: escape_mrkdwn(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [escape_mrkdwn(v) for v in value]
+    return value
+
+
 TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 
 
@@ -56,7 +74,7 @@ class SlackActivities:
         if done:
             return SlackResult(**{**done, "duplicate": True})
         try:
-            ctx = template_context(req.account, **req.context)
+            ctx = escape_mrkdwn(template_context(req.account, **req.context))
             text = self.renderer.render_blocks(f"slack/{req.template}", "en", ctx, ("text",))["text"]
         except TemplateError as e:
             raise permanent(f"template 'slack/{req.template}': {e}") from None

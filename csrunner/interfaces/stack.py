@@ -4,6 +4,7 @@ persisted to DATA_DIR/temporal.db, with its web UI), the worker and the HTTP ser
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 from pathlib import Path
 
@@ -44,9 +45,11 @@ async def run_stack(data_dir: Path | None, port: int, ui_port: int, http_port: i
             f"Service    http://127.0.0.1:{http_port}  (docs at /docs)\n"
             f"Inbox      http://127.0.0.1:{http_port}/inbox  (sign in with a token from {tokens})\n"
             f"Outbox     {settings.outbox_dir}\n"
-            f"Try:       csr start onboarding examples/acme.yaml",
+            f"Try:       csr deal-closed examples/acme.yaml --deal 9001",
             flush=True,
         )
+        for problem in config.startup_problems():
+            print(f"Warning:   {problem}", flush=True)
         try:
             await asyncio.gather(*tasks)
         except asyncio.CancelledError:
@@ -64,11 +67,13 @@ def _local_tokens(settings: Settings, config: ServiceConfig) -> tuple[ServiceCon
     path = settings.data_dir / "local-tokens.txt"
     if not path.exists():
         lines = [f"{secrets.token_urlsafe(16)}:{p.id}" for p in load_team(settings.team_file).people]
-        path.write_text(
+        _write_secret(
+            path,
             "# one token and person id per line, for the inbox and the API (made by csr up)\n"
             + "\n".join(lines)
-            + "\n"
+            + "\n",
         )
+    path.chmod(0o600)  # also files an earlier version wrote world-readable
     updates: dict = {}
     if not config.api_tokens and not config.api_tokens_file:
         updates["api_tokens"] = parse_tokens(path.read_text(encoding="utf-8"))
@@ -82,5 +87,13 @@ def _local_tokens(settings: Settings, config: ServiceConfig) -> tuple[ServiceCon
 def _stable_token(settings: Settings, name: str) -> str:
     path = settings.data_dir / f"{name.lower()}.txt"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(16))
+        _write_secret(path, secrets.token_urlsafe(16))
+    path.chmod(0o600)
     return path.read_text().strip()
+
+
+def _write_secret(path: Path, text: str) -> None:
+    """Created readable by its owner only (0600), never world-readable even for a moment."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)

@@ -15,14 +15,19 @@ from csrunner.config.accounts import load_account, load_team
 from csrunner.config.catalog import load_catalog
 from csrunner.config.settings import Settings
 from csrunner.domain.messages import Action
-from csrunner.interfaces.cli.support import run_async
+from csrunner.interfaces.cli.support import Commands, run_async
 
 console = Console()
+ACCOUNT_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+MAX_SNOOZE_HOURS = 365 * 24
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Durable customer-success playbooks on Temporal.
+
+    The CLI is an operator's tool with direct access to Temporal: `--as PERSON` names a team
+    member and gets the same rights check as the HTTP API (a CSM acts on their own accounts).
 
     Settings come from the environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DATA_DIR,
     SENDGRID_API_KEY / SENDGRID_API_HOST, SLACK_BOT_TOKEN / SLACK_API_URL (see README)."""
@@ -55,19 +60,31 @@ def worker():
 
 @main.command()
 @click.argument("playbook")
-@click.argument("account_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("account_file", type=ACCOUNT_FILE)
 @run_async
 async def start(playbook, account_file):
     """Start PLAYBOOK (e.g. onboarding) for the account described in ACCOUNT_FILE (YAML or JSON).
-    Starting the same playbook twice for one account returns the run already going."""
-    from csrunner.services.runs import start_run
+    Starting the same playbook twice for one account returns the run already going; a play the
+    account's journey runs itself (after `csr deal-closed`) is refused."""
+    from csrunner.services.runs import ActionRefused, start_run
     from csrunner.services.temporal import connect
 
     settings = Settings()
     catalog = load_catalog(settings.playbooks_dir, settings.templates_dir)
     account = load_account(account_file, load_team(settings.team_file))
-    wid, started = await start_run(await connect(settings), settings, catalog, account, playbook)
-    console.print(f"{'started' if started else 'already running'}: [bold]{wid}[/bold]")
+    if playbook not in catalog.definitions:
+        raise ValueError(f"unknown playbook {playbook!r} (known: {', '.join(sorted(catalog.definitions))})")
+    try:
+        wid, started = await start_run(await connect(settings), settings, catalog, account, playbook)
+    except ActionRefused as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"{'started' if started else 'already running'}: {wid}")
+
+
+def _name(team, pid: str) -> str:
+    """'María García (maria)' for a team member; actors such as 'playbook' as they are."""
+    p = team.get(pid)
+    return f"{p.name} ({pid})" if p else pid
 
 
 @main.command()
@@ -79,43 +96,64 @@ async def show(run_id, as_json):
     from csrunner.services.runs import view
     from csrunner.services.temporal import connect
 
-    v = await view(await connect(), run_id)
+    client = await connect()
+    desc = await client.get_workflow_handle(run_id).describe()
+    if desc.workflow_type != "PlaybookWorkflow":
+        account = run_id.removeprefix("journey:")
+        hint = f"`csr journey {account}`" if run_id.startswith("journey:") else "`csr journey ACCOUNT`"
+        raise click.ClickException(
+            f"{run_id} is a {desc.workflow_type}, not a playbook run: see it with {hint}"
+        )
+    v = await view(client, run_id)
     if as_json:
         click.echo(v.model_dump_json(indent=2))
         return
-    console.print(
-        f"[bold]{v.workflow_id}[/bold]  {v.playbook} v{v.version}  {v.status}  day {v.day}  "
-        f"current: {v.current_step or '-'}"
-    )
+    team = load_team(Settings().team_file)
+    current = v.current_step or "-"
+    click.echo(f"{v.workflow_id}  {v.playbook} v{v.version}  {v.status}  day {v.day}  current: {current}")
     pending = Table("pending", "kind", "assignee", "due (UTC)", "title", title="Pending")
     for p in v.pending:
-        pending.add_row(
-            p.step_id, p.kind, p.assignee, f"{p.due_at:%Y-%m-%d %H:%M}" if p.due_at else "-", p.title
-        )
+        due = f"{p.due_at:%Y-%m-%d %H:%M}" if p.due_at else "-"
+        pending.add_row(p.step_id, p.kind, _name(team, p.assignee), due, p.title)
     console.print(pending)
     timeline = Table("when (UTC)", "day", "step", "outcome", "by", "detail", title="Timeline")
     for r in v.timeline:
         detail = r.reason or r.detail.get("subject") or r.detail.get("to") or ""
-        timeline.add_row(f"{r.at:%Y-%m-%d %H:%M}", str(r.day), r.step_id, r.outcome, r.actor, str(detail))
+        timeline.add_row(
+            f"{r.at:%Y-%m-%d %H:%M}", str(r.day), r.step_id, r.outcome, _name(team, r.actor), str(detail)
+        )
     console.print(timeline)
 
 
+ACTIONS = {
+    "approve": "Approve a pending approval step.",
+    "skip": "Skip a pending approval (the step it guards is not sent).",
+    "snooze": "Snooze an approval or task --until a time (or hours from now).",
+    "complete": "Complete a pending task (--value yes/no when it records a fact).",
+    "reassign": "Reassign a pending approval or task --to another person or role.",
+}
+#: The options each action takes beyond --as and --reason (its --help lists only these).
+EXTRA = {
+    "snooze": click.option(
+        "--until", "until", required=True, help="ISO time, or hours from now (e.g. 24); at most a year."
+    ),
+    "complete": click.option(
+        "--value", type=click.Choice(["yes", "no"]), default=None, help="The answer a task records."
+    ),
+    "reassign": click.option("--to", "assignee", required=True, help="Person id or role (csm, manager)."),
+}
+
+
 def _action_command(name: str, help_text: str):
-    @main.command(name=name, help=help_text)
-    @click.argument("run_id")
-    @click.argument("step")
-    @click.option("--as", "actor", required=True, help="Who acts (person id, e.g. maria).")
-    @click.option("--reason", default="", help="Why; recorded in the timeline.")
-    @click.option("--until", "until", default=None, help="snooze: ISO time, or hours from now (e.g. 24).")
-    @click.option(
-        "--value", type=click.Choice(["yes", "no"]), default=None, help="complete: the answer a task records."
-    )
-    @click.option("--to", "assignee", default=None, help="reassign: person id or role.")
-    @run_async
-    async def command(run_id, step, actor, reason, until, value, assignee):
-        from csrunner.services.runs import ActionRefused, act
+    async def command(run_id, step, actor, reason, until=None, value=None, assignee=None):
+        from csrunner.services.runs import ActionRefused, act_as, member
         from csrunner.services.temporal import connect
 
+        team = load_team(Settings().team_file)
+        try:
+            member(team, actor)  # before connecting: a typo or a made-up name goes no further
+        except ActionRefused as e:
+            raise click.ClickException(f"{e}; nothing done") from None
         action = Action(
             step_id=step,
             action=name,
@@ -126,35 +164,47 @@ def _action_command(name: str, help_text: str):
             assignee=assignee,
         )
         try:
-            v = await act(await connect(), run_id, action)
+            v = await act_as(await connect(), team, run_id, action)
         except ActionRefused as e:
             raise click.ClickException(str(e)) from None
-        console.print(
-            f"{name}: {step} on {run_id} by {actor}; pending now: "
+        click.echo(
+            f"{name}: {step} on {run_id} by {_name(team, actor)}; pending now: "
             f"{', '.join(p.step_id for p in v.pending) or 'nothing'}"
         )
 
-    return command
+    decorated = run_async(nothing="done")(command)
+    if name in EXTRA:
+        decorated = EXTRA[name](decorated)
+    decorated = click.option("--reason", default="", help="Why; recorded in the timeline.")(decorated)
+    decorated = click.option(
+        "--as", "actor", required=True, help="Who acts: a person id from the team file (e.g. maria)."
+    )(decorated)
+    decorated = click.argument("step")(decorated)
+    decorated = click.argument("run_id")(decorated)
+    return main.command(name=name, help=help_text)(decorated)
 
 
 def _until(text):
+    """Hours from now (at most a year), or an ISO time; a time without offset is UTC."""
     if text is None:
         return None
     try:
-        return datetime.now(UTC) + timedelta(hours=float(text))
+        hours = float(text)
     except ValueError:
-        when = datetime.fromisoformat(text)
+        try:
+            when = datetime.fromisoformat(text)
+        except ValueError:
+            raise click.BadParameter(f"not hours nor an ISO time: {text!r}", param_hint="--until") from None
         return when if when.tzinfo else when.replace(tzinfo=UTC)
+    if not 0 < hours <= MAX_SNOOZE_HOURS:
+        raise click.BadParameter(
+            f"hours from now must be more than 0 and at most {MAX_SNOOZE_HOURS}", param_hint="--until"
+        )
+    return datetime.now(UTC) + timedelta(hours=hours)
 
 
-for _name, _help in [
-    ("approve", "Approve a pending approval step."),
-    ("skip", "Skip a pending approval (the step it guards is not sent)."),
-    ("snooze", "Snooze an approval or task --until a time (or hours)."),
-    ("complete", "Complete a pending task (--value yes/no when it records a fact)."),
-    ("reassign", "Reassign a pending approval or task --to another person."),
-]:
-    _action_command(_name, _help)
+for _name_, _help in ACTIONS.items():
+    _action_command(_name_, _help)
 
 
 @main.command()

@@ -20,6 +20,16 @@ from csrunner.services.checks import relative as _rel
 ACCOUNT = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
+def _ops(settings: Settings, who: str, what: str) -> None:
+    """The same rule as everywhere: only ops publish and migrate (the team file says who)."""
+    from csrunner.services.runs import ActionRefused, check_ops
+
+    try:
+        check_ops(load_team(settings.team_file), who, what)
+    except ActionRefused as e:
+        _fail([f"{e}; nothing done"])
+
+
 def _fail(lines) -> None:
     for line in lines:
         click.echo(_rel(line), err=True)
@@ -189,12 +199,13 @@ REGISTRY = click.option(
 
 @click.command()
 @click.argument("playbooks", nargs=-1)
-@click.option("--as", "who", required=True, help="Who publishes (recorded).")
+@click.option("--as", "who", required=True, help="Who publishes: an ops person id from the team file.")
 @REGISTRY
 def publish(playbooks, who, registry):
     """Publish PLAYBOOKS (default: all) after validation and lint: records version, content hash,
-    who and when. New runs start on the published version; runs in flight keep theirs."""
+    who and when. New runs start on the published version; runs in flight keep theirs. Ops only."""
     settings = Settings()
+    _ops(settings, who, "publish playbooks")
     ok, problems = check_all(settings)
     if problems:
         _fail(["nothing published:"] + problems)
@@ -211,7 +222,7 @@ def publish(playbooks, who, registry):
 
 @click.command()
 @click.argument("playbook")
-@click.option("--as", "who", required=True, help="Who migrates (recorded).")
+@click.option("--as", "who", required=True, help="Who migrates: an ops person id from the team file.")
 @click.option("--reason", default="", help="Why; recorded in each run's timeline.")
 @click.option("--account", "accounts", multiple=True, help="Only runs of these account ids (repeatable).")
 @click.option("--from-version", type=int, help="Only runs on this human version number.")
@@ -222,12 +233,13 @@ def publish(playbooks, who, registry):
 def migrate(playbook, who, reason, accounts, from_version, query, run_ids, dry_run, registry):
     """Move running runs of PLAYBOOK to its published version through the workflow's `migrate`
     update. Done steps stay done; a run continues at the step with the same id; a run whose
-    current step is gone is refused with the reason and left as it was."""
+    current step is gone is refused with the reason and left as it was. Ops only."""
     from csrunner.services.temporal import connect
     from csrunner.services.versions import find_runs
     from csrunner.services.versions import migrate as run_migrate
 
     settings = Settings()
+    _ops(settings, who, "migrate runs")
     reg = _registry(registry, settings)
     target = reg.live(_catalog(settings)).bundle(playbook)
 
@@ -249,7 +261,13 @@ def migrate(playbook, who, reason, accounts, from_version, query, run_ids, dry_r
 @REGISTRY
 def published(playbook, registry):
     """The registry's history: every publish and migration, who, when, from which version to which."""
-    for e in _registry(registry, Settings()).events(playbook):
+    events = list(_registry(registry, Settings()).events(playbook))
+    if not events:
+        click.echo(
+            f"nothing published yet{f' for {playbook}' if playbook else ''}: runs start on the playbook "
+            "files as they are (`csr publish --as PERSON` records a version)"
+        )
+    for e in events:
         what = e.get("workflow_id") or e["playbook"]
         state = (
             ""

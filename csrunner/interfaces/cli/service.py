@@ -19,9 +19,14 @@ def serve(host: str, port: int) -> None:
     It starts even when Temporal is down, answering 503 until Temporal is back."""
     import uvicorn
 
-    from csrunner.config.settings import Settings
+    from csrunner.config.settings import ServiceConfig, Settings
     from csrunner.interfaces.web.app import create_app
 
-    settings = Settings()
+    settings, config = Settings(), ServiceConfig()
+    problems = config.startup_problems()
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    if problems:
+        raise SystemExit(1)
     click.echo(f"service on http://{host}:{port} (docs at /docs), Temporal at {settings.temporal_address}")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings, config=config), host=host, port=port, log_level="info")

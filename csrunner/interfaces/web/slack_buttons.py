@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.signature import SignatureVerifier
 
 from activities.outbox import write_markdown
+from activities.slack import escape_mrkdwn
 from csrunner.domain.messages import Action
 from csrunner.interfaces.web.auth import Principal
 from csrunner.interfaces.web.errors import ErrorBody, ServiceError
@@ -107,8 +108,9 @@ async def interactions(request: Request):
     user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
     member = svc.by_slack(str(user.get("id", "")))
     if member is None:
+        slack_id = escape_mrkdwn(str(user.get("id", "?"))[:30])
         why = (
-            f":no_entry: Click refused: Slack user <@{user.get('id', '?')}> is not a known team member "
+            f":no_entry: Click refused: Slack user <@{slack_id}> is not a known team member "
             f"(no `slack_user` in the team file); nothing was done."
         )
         await update_message(svc, payload, why, final=False)
@@ -123,9 +125,10 @@ async def interactions(request: Request):
     try:
         await perform(svc, Principal(member), workflow_id, action)
     except ServiceError as e:
-        await update_message(svc, payload, f":warning: {member.name}: {e.message}", final=False)
+        note = f":warning: {escape_mrkdwn(member.name)}: {escape_mrkdwn(e.message)}"
+        await update_message(svc, payload, note, final=False)
         return JSONResponse({"error": e.message}, status_code=e.status)
-    text = f"{verb} by {member.name} at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    text = f"{verb} by {escape_mrkdwn(member.name)} at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
     await update_message(svc, payload, text, final=name != "snooze")
     return SlackAnswer(ok=True, text=text)
 
