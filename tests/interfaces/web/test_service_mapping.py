@@ -3,6 +3,7 @@ locale, and retries on 429 / 5xx honouring Retry-After."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from csrunner.config.accounts import load_team
@@ -123,3 +124,32 @@ async def test_wrong_token_is_a_crm_error(hs):
             await account_for_deal(crm, "9001", TEAM, **PROPS)
     finally:
         await crm.aclose()
+
+
+async def test_ids_are_one_path_segment_in_every_crm_url():
+    sent = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url)
+        return httpx.Response(404, json={"status": "error", "message": "not found"})
+
+    crm = HubSpotCRM("https://api.hubapi.example", "tok", transport=httpx.MockTransport(answer))
+    try:
+        with pytest.raises(MappingError, match="not found in HubSpot"):
+            await account_for_deal(crm, "../../x?y=1", TEAM, **PROPS)
+    finally:
+        await crm.aclose()
+    assert [u.raw_path.split(b"?")[0] for u in sent] == [b"/crm/v3/objects/deals/..%2F..%2Fx%3Fy%3D1"]
+    assert "y" not in sent[0].params  # the '?' did not start a query of its own
+
+
+async def test_an_unknown_company_time_zone_gets_the_default_with_a_note(hs):
+    hs.add_company(78, {"name": "Mars Corp", "timezone": "mars_slash_olympus"})
+    hs.add_deal(9004, {"dealname": "M", "hubspot_owner_id": "501"}, company_id=78, contact_ids=[1])
+    notes: list[str] = []
+    account, _ = await _map(hs, "9004", default_timezone="Europe/Madrid", notes=notes)
+    assert account.timezone == "Europe/Madrid"
+    assert notes == [
+        "deal 9004: unknown time zone 'mars_slash_olympus' on the company: used Europe/Madrid "
+        "(HUBSPOT_DEFAULT_TIMEZONE)"
+    ]
