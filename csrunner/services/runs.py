@@ -134,13 +134,34 @@ async def act_as(client: Client, team: Team, workflow_id: str, action: Action) -
         raise
     if desc.workflow_type != "PlaybookWorkflow":
         raise ActionRefused(f"{workflow_id!r} is not a playbook run")
+    if desc.status != WorkflowExecutionStatus.RUNNING:
+        why = f"run {workflow_id!r} is {desc.status.name.lower() if desc.status else 'closed'}"
+        done = decided(team, await view(client, workflow_id), action.step_id)
+        raise ActionRefused(f"{done} ({why})" if done else f"{why}: nothing can be acted on")
     csm = desc.typed_search_attributes.get(CSM_ID) or ""
     if not may_act(team, who, csm):
         v = await view(client, workflow_id)
         assignee = next((p.assignee for p in v.pending if p.step_id == action.step_id), "")
         if not may_act(team, who, csm, assignee):
             raise ActionRefused(f"{who.id} ({who.role}) may not act on runs of CSM {csm or '(unknown)'!r}")
-    return await act(client, workflow_id, action)
+    try:
+        return await act(client, workflow_id, action)
+    except ActionRefused as e:
+        if "is not pending" not in str(e):
+            raise
+        raise ActionRefused(
+            decided(team, await view(client, workflow_id), action.step_id) or str(e)
+        ) from None
+
+
+def decided(team: Team, v: RunView, step_id: str) -> str:
+    """'step 'x' is not pending: already approved by María García (maria) at ...', or ''."""
+    done = [r for r in v.timeline if r.step_id == step_id and r.actor != "playbook"]
+    if not done:
+        return ""
+    r, who = done[-1], team.get(done[-1].actor)
+    by = f"{who.name} ({r.actor})" if who else r.actor
+    return f"step '{step_id}' is not pending: already {r.outcome} by {by} at {r.at:%Y-%m-%d %H:%M} UTC"
 
 
 async def view(client: Client, workflow_id: str) -> RunView:

@@ -4,10 +4,10 @@ Screenshots (laptop and phone) go to test-artifacts/."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 import pytest
-from e2e_helpers import TOKENS, account, eventually
+from e2e_helpers import TOKENS, account, browser_skip_reason, eventually
 from playwright.async_api import async_playwright, expect
 
 from csrunner.config.settings import REPO_ROOT
@@ -19,7 +19,9 @@ CHROMIUM = "/usr/bin/chromium"
 
 @pytest.fixture
 async def browser():
-    assert Path(CHROMIUM).exists(), "install Debian's chromium: apt-get install -y chromium"
+    why = browser_skip_reason(CHROMIUM, dict(os.environ))
+    if why:
+        pytest.skip(why)
     async with async_playwright() as p:
         b = await p.chromium.launch(
             executable_path=CHROMIUM,
@@ -79,9 +81,29 @@ async def test_csm_signs_in_approves_and_sees_it_in_the_timeline(stack, pilot_ca
     phone = await (
         await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     ).new_page()
-    await phone.context.add_cookies([{"name": "csr_session", "value": TOKENS["maria"], "url": stack.url}])
+    await phone.context.add_cookies(await page.context.cookies())  # the same signed-in session
     await phone.goto(f"{stack.url}/inbox/accounts/{acct.id}")
     await expect(phone.locator("tr.outcome-approved")).to_be_visible()
     width = await phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 400, f"the timeline overflows a phone screen ({width}px)"
     await phone.screenshot(path=str(ARTIFACTS / "inbox-phone.png"), full_page=True)
+
+
+@pytest.mark.parametrize(
+    "exists, ci, skipped",
+    [
+        (True, "", False),
+        (True, "true", False),
+        (False, "true", False),
+        (False, "", True),
+        (False, "false", True),
+    ],
+)
+def test_the_browser_test_skips_only_without_chromium_and_outside_ci(tmp_path, exists, ci, skipped):
+    chromium = tmp_path / "chromium"
+    if exists:
+        chromium.write_text("")
+    why = browser_skip_reason(str(chromium), {"CI": ci} if ci else {})
+    assert (why is not None) == skipped
+    if skipped:
+        assert "apt-get install chromium" in why

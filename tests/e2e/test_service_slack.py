@@ -89,7 +89,9 @@ async def test_slack_click_approves_and_the_email_is_sent_once(stack, pilot_cata
         assert r.status_code == 200 and "Approved by María García" in r.json()["text"], r.text
         await eventually(lambda: stack.sendgrid.count_custom_arg("idempotency_key", key) == 1)
         again = await http.post("/slack/interactions", content=body, headers=headers)  # a second click
-        assert again.status_code == 409 and "already approved by María García (maria)" in again.json()["error"]
+        assert (
+            again.status_code == 409 and "already approved by María García (maria)" in again.json()["error"]
+        )
         await asyncio.sleep(1.0)
         assert stack.sendgrid.count_custom_arg("idempotency_key", key) == 1
         sent = stack.sendgrid.messages_to("ana@acme.example")

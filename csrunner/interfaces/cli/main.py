@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +18,8 @@ from csrunner.config.settings import Settings
 from csrunner.domain.messages import Action
 from csrunner.interfaces.cli.support import Commands, run_async
 
-console = Console()
+# Piped or captured output is never wrapped at 80 columns: run ids and names stay whole to copy.
+console = Console(width=None if sys.stdout.isatty() else 1000)
 ACCOUNT_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 MAX_SNOOZE_HOURS = 365 * 24
 
@@ -218,6 +220,22 @@ def validate():
         click.echo("\n".join(problems), err=True)
         sys.exit(1)
     click.echo("\n".join(ok))
+
+
+def run() -> None:
+    """The `csr` executable: `main`, then an exit that skips Python's finalization, during which
+    the Temporal client's Rust threads may still call into Python and abort the process (a
+    'Fatal Python error' after a command that succeeded)."""
+    try:
+        main()  # standalone: always ends in SystemExit
+        code: object = 0
+    except SystemExit as e:
+        code = e.code
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else (0 if code is None else 1))
 
 
 # Commands of other areas register here.
