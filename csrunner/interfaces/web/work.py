@@ -146,6 +146,13 @@ async def perform(svc, who: Principal, workflow_id: str, action: Action) -> ActR
         if "is not pending" in message:
             message = await _refusal(svc, client, workflow_id, action.step_id, message)
         raise ServiceError(409, message) from None
+    except ServiceError as e:
+        if e.status not in (404, 503):
+            raise
+        # Aborted or gone (the run closed as another action completed it), or the answer was lost: look
+        # at the run before saying anything, and 503 only if that fails too.
+        await _after_failure(svc, client, workflow_id, action.step_id)
+        raise
     return ActResult(
         workflow_id=workflow_id,
         step_id=action.step_id,
@@ -153,6 +160,22 @@ async def perform(svc, who: Principal, workflow_id: str, action: Action) -> ActR
         actor=action.actor,
         pending=[p.step_id for p in v.pending],
     )
+
+
+async def _after_failure(svc, client, workflow_id: str, step_id: str) -> None:
+    """After an update failed: 409 naming who acted when the step was decided (even if it was
+    this very request whose answer was lost: it says so by name); nothing when unreadable."""
+    try:
+        async with temporal_call(svc, f"reading {workflow_id!r}"):
+            desc = await client.get_workflow_handle(workflow_id).describe()
+            v = await view(client, workflow_id)
+    except ServiceError:
+        return
+    done = [r for r in v.timeline if r.step_id == step_id and r.actor != "playbook"]
+    if done or desc.status != WorkflowExecutionStatus.RUNNING:
+        status = desc.status.name.lower() if desc.status else "closed"
+        why = f"run {workflow_id!r} is {status}: nothing can be acted on"
+        raise ServiceError(409, await _refusal(svc, client, workflow_id, step_id, why))
 
 
 async def _act_when_admitted(client, workflow_id: str, action: Action) -> RunView:
