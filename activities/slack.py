@@ -37,8 +37,10 @@ def escape_mrkdwn(value: Any) -> Any:
 TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 
 
-def blocks_for(text: str, req: SlackRequest) -> list[dict]:
-    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_MAX]}}]
+def blocks_for(text: str, req: SlackRequest) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_MAX]}}
+    ]
     if req.buttons:
         blocks.append(
             {
@@ -93,6 +95,7 @@ class SlackActivities:
         return result
 
     def _call(self, req: SlackRequest, text: str) -> SlackResult:
+        assert self._client is not None  # post_slack writes to the outbox without a client
         try:
             if req.update:
                 resp = self._client.chat_update(

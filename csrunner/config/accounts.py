@@ -80,8 +80,8 @@ def resolve_people(data: dict[str, Any], team: Team) -> dict[str, Any]:
     `unknown_people` first: ids it did not check are left as they are (and fail validation)."""
     data = dict(data)
     csm = data.get("csm")
-    if isinstance(csm, str) and team.get(csm):
-        member = team.get(csm)
+    member = team.get(csm) if isinstance(csm, str) else None
+    if member is not None:
         data["csm"] = _as_person(member)
         data.setdefault("manager", member.manager or None)
     for role in ("manager", "executive"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,7 +111,7 @@ class _NoAliasLoader(yaml.SafeLoader):
     """Anchors and aliases are refused: a few hundred bytes of nested aliases (a "billion
     laughs") would otherwise expand to gigabytes once validated."""
 
-    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+    def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.composer.ComposerError(
@@ -210,7 +210,7 @@ def one_of(expected: str) -> str:
     return ", ".join(p.strip(" '\"") for p in re.split(r",| or ", expected) if p.strip(" '\""))
 
 
-def _message(e: dict, where: str) -> str:
+def _message(e: Mapping[str, Any], where: str) -> str:
     kind, ctx, got = e["type"], e.get("ctx") or {}, e.get("input")
     field = f"field '{where}': " if where else ""
     if kind == "missing":

@@ -7,6 +7,7 @@ import asyncio
 import functools
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -30,7 +31,7 @@ def _ops(settings: Settings, who: str, what: str) -> None:
         _fail([f"{e}; nothing done"])
 
 
-def _fail(lines) -> None:
+def _fail(lines) -> NoReturn:
     for line in lines:
         click.echo(_rel(line), err=True)
     sys.exit(1)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from csrunner.domain.messages import Action
 from csrunner.interfaces.web.auth import Principal, api_user, check_api_user, team_of
-from csrunner.interfaces.web.errors import ErrorBody, ServiceError
+from csrunner.interfaces.web.errors import ServiceError, error_responses
 from csrunner.interfaces.web.guard import auth_first
 from csrunner.interfaces.web.models import (
     ACCOUNT_ID,
@@ -26,7 +26,7 @@ from csrunner.interfaces.web.models import (
 from csrunner.interfaces.web.work import pending_for, perform, timeline
 
 router = APIRouter(prefix="/api", tags=["actions"], route_class=auth_first(check_api_user))
-ERRORS = {s: {"model": ErrorBody} for s in (400, 401, 403, 404, 409, 413, 422, 503)}
+ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422, 503)
 
 
 @router.get("/me", response_model=Me, responses=ERRORS, summary="Who the token belongs to")

@@ -4,6 +4,7 @@ failures: unreachable → 503 (the sender retries), unknown workflow → 404, ne
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,6 +23,11 @@ UNAVAILABLE_CODES = {
     RPCStatusCode.RESOURCE_EXHAUSTED,
     RPCStatusCode.UNKNOWN,
 }
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of an endpoint: each status documented with the one error shape."""
+    return {s: {"model": ErrorBody} for s in statuses}
 
 
 class ErrorBody(BaseModel):
@@ -82,7 +88,7 @@ def _field(loc) -> str:
     return ".".join(parts) or "body"
 
 
-def describe_validation(errors: list[dict]) -> tuple[int, str]:
+def describe_validation(errors: Sequence[Mapping[str, Any]]) -> tuple[int, str]:
     if any(e.get("type") == "json_invalid" for e in errors):
         e = next(e for e in errors if e.get("type") == "json_invalid")
         return 400, f"malformed JSON: {e.get('ctx', {}).get('error', e.get('msg'))}"

@@ -14,13 +14,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ValidationError
 
 from csrunner.interfaces.web.auth import check_feed_sender, token_person
-from csrunner.interfaces.web.errors import ErrorBody, ServiceError, describe_validation, temporal_call
+from csrunner.interfaces.web.errors import ServiceError, describe_validation, error_responses, temporal_call
 from csrunner.interfaces.web.guard import auth_first
 from csrunner.interfaces.web.models import Accepted, BatchResult, ItemResult, NpsIn, ScoreIn, SignalIn
 from csrunner.interfaces.web.webhooks import journeys
 
 router = APIRouter(prefix="/feeds", tags=["feeds"], route_class=auth_first(check_feed_sender))
-ERRORS = {s: {"model": ErrorBody} for s in (400, 401, 404, 422, 503)}
+ERRORS = error_responses(400, 401, 404, 413, 422, 503)
 MAX_BATCH = 1000
 feed_bearer = HTTPBearer(auto_error=False, description="FEED_TOKEN, or an ops person's API token")
 

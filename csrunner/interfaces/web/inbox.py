@@ -8,7 +8,7 @@ from __future__ import annotations
 import hmac
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Form, Request
@@ -38,7 +38,7 @@ async def same_origin(request: Request) -> None:
 router = APIRouter(prefix="/inbox", tags=["inbox"], route_class=auth_first(same_origin))
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 COOKIE, FLASH = "csr_session", "csr_flash"
-HTML = {200: {"content": {"text/html": {}}, "description": "an HTML page"}}
+HTML: dict[int | str, dict[str, Any]] = {200: {"content": {"text/html": {}}, "description": "an HTML page"}}
 SNOOZE_HOURS = {"1": "1 hour", "4": "4 hours", "24": "1 day", "72": "3 days", "168": "1 week"}
 
 
@@ -210,7 +210,9 @@ async def act(
     if not hmac.compare_digest(csrf.encode(), request.app.state.svc.sessions.csrf(sid).encode()):
         return _redirect("/inbox", "The form was stale; reload the page and try again.", error=True)
     back = back if back.startswith("/inbox") and "//" not in back else "/inbox"  # no open redirect
-    extra = {"until": datetime.now(UTC) + timedelta(hours=int(snooze_hours))} if action == "snooze" else {}
+    extra: dict[str, Any] = {}
+    if action == "snooze":
+        extra["until"] = datetime.now(UTC) + timedelta(hours=int(snooze_hours))
     if action.startswith("complete-"):  # tasks that record a yes/no fact have two buttons
         action, extra["value"] = "complete", action == "complete-yes"
     if action == "reassign":

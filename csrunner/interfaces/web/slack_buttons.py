@@ -9,6 +9,7 @@ import json
 import logging
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
@@ -23,7 +24,7 @@ from activities.outbox import write_markdown
 from activities.slack import escape_mrkdwn
 from csrunner.domain.messages import Action
 from csrunner.interfaces.web.auth import Principal
-from csrunner.interfaces.web.errors import ErrorBody, ServiceError
+from csrunner.interfaces.web.errors import ServiceError, error_responses
 from csrunner.interfaces.web.work import perform
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ def _payload(raw: bytes) -> dict:
     "/slack/interactions",
     response_model=SlackAnswer,
     openapi_extra=_BODY,
-    responses={s: {"model": ErrorBody} for s in (400, 401, 403, 404, 409, 503)},
+    responses=error_responses(400, 401, 403, 404, 409, 413, 503),
     summary="Slack interactivity: Approve / Skip / Snooze clicks on approval requests",
 )
 async def interactions(request: Request):
@@ -101,11 +102,11 @@ async def interactions(request: Request):
     payload = _payload(raw)
     if payload.get("type") != "block_actions":
         return SlackAnswer(ok=True, text=f"ignored: {payload.get('type')!r} interactions are not used")
-    raw_actions = payload.get("actions") if isinstance(payload.get("actions"), list) else []
+    raw_actions: list[Any] = payload["actions"] if isinstance(payload.get("actions"), list) else []
     actions = [a for a in raw_actions if isinstance(a, dict) and a.get("action_id") in BUTTONS]
     if not actions:
         return SlackAnswer(ok=True, text="ignored: no approval button in this interaction")
-    user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
+    user: dict[str, Any] = payload["user"] if isinstance(payload.get("user"), dict) else {}
     member = svc.by_slack(str(user.get("id", "")))
     if member is None:
         slack_id = escape_mrkdwn(str(user.get("id", "?"))[:30])
@@ -135,7 +136,7 @@ async def interactions(request: Request):
 
 def _blocks(payload: dict, note: str, final: bool) -> list[dict]:
     """The original message, its buttons gone once decided, with a line saying what happened."""
-    message = payload.get("message") if isinstance(payload.get("message"), dict) else {}
+    message: dict[str, Any] = payload["message"] if isinstance(payload.get("message"), dict) else {}
     blocks = [
         b
         for b in message.get("blocks") or []
@@ -155,7 +156,7 @@ def _blocks(payload: dict, note: str, final: bool) -> list[dict]:
 async def update_message(svc, payload: dict, note: str, final: bool) -> None:
     """chat.update with the bot token; without one, Slack's response_url, else the outbox.
     The action already stands, so a failure here is logged, not answered."""
-    container = payload.get("container") if isinstance(payload.get("container"), dict) else {}
+    container: dict[str, Any] = payload["container"] if isinstance(payload.get("container"), dict) else {}
     channel, ts = container.get("channel_id"), container.get("message_ts")
     blocks, text = _blocks(payload, note, final), note
     try:

@@ -14,13 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from csrunner.config.accounts import resolve_people, unknown_people
 from csrunner.domain.messages import Account
 from csrunner.interfaces.web.auth import bearer_token, check_token
-from csrunner.interfaces.web.errors import ErrorBody, ServiceError, describe_validation, temporal_call
+from csrunner.interfaces.web.errors import ServiceError, describe_validation, error_responses, temporal_call
 from csrunner.interfaces.web.guard import auth_first
 from csrunner.interfaces.web.hubspot import CRMError, HubSpotCRM, MappingError, account_for_deal, verify_v3
 from csrunner.interfaces.web.models import DealClosedIn, DealStarted, HubSpotResult
 
 router = APIRouter(tags=["webhooks"])
-ERRORS = {s: {"model": ErrorBody} for s in (400, 401, 413, 422, 502, 503)}
+ERRORS = error_responses(400, 401, 413, 422, 502, 503)
 HUBSPOT_CONCURRENCY = 8  # deals of one batch read and started at once
 
 
@@ -71,7 +71,7 @@ async def start_journey(svc, account: Account, deal_id: str, closed_at=None) -> 
 
 
 async def _one_deal(svc, crm: HubSpotCRM, deal_id: str) -> DealStarted:
-    cfg, notes = svc.config, []
+    cfg, notes = svc.config, list[str]()
     account, closed_at = await account_for_deal(
         crm,
         deal_id,
