@@ -50,14 +50,34 @@ def unavailable(why: str) -> ServiceError:
     )
 
 
-def uncertain(why: str) -> ServiceError:
+RETRY_IS_SAFE = (
+    "retrying is safe (a repeated start or signal changes nothing, a repeated action says who acted)"
+)
+
+
+def uncertain(why: str, reachable: bool = True) -> ServiceError:
     """The request may have reached Temporal before the failure: say so, never 'nothing recorded'."""
+    if not reachable:
+        return ServiceError(
+            503, f"Temporal is unreachable ({why}); {RETRY_IS_SAFE}", headers={"Retry-After": "5"}
+        )
     return ServiceError(
         503,
-        f"no answer from Temporal ({why}): it may or may not have been recorded; retrying is safe "
-        "(a repeated start or signal changes nothing, a repeated action says who acted)",
+        f"no answer from Temporal ({why}): it may or may not have been recorded; {RETRY_IS_SAFE}",
         headers={"Retry-After": "5"},
     )
+
+
+async def _reachable(address: str) -> bool:
+    """Whether Temporal's port takes a connection now (after a call got no answer)."""
+    host, _, port = address.rpartition(":")
+    try:
+        async with asyncio.timeout(1):
+            _, writer = await asyncio.open_connection(host.strip("[]") or "127.0.0.1", int(port))
+        writer.close()
+        return True
+    except (OSError, TimeoutError, ValueError):
+        return False
 
 
 @asynccontextmanager
@@ -68,7 +88,8 @@ async def temporal_call(svc, what: str):
             yield
     except (TimeoutError, RPCTimeoutOrCancelledError):
         svc.drop_client()
-        raise uncertain(f"none within {svc.config.temporal_timeout:g} s while {what}") from None
+        reachable = await _reachable(svc.settings.temporal_address)
+        raise uncertain(f"none within {svc.config.temporal_timeout:g} s while {what}", reachable) from None
     except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as e:
         raise ServiceError(409, f"the run could not answer while {what}: {e}") from None
     except RPCError as e:
@@ -78,9 +99,11 @@ async def temporal_call(svc, what: str):
             raise ServiceError(422, f"Temporal refused the request while {what}: {e.message}") from None
         if e.status in (RPCStatusCode.FAILED_PRECONDITION, RPCStatusCode.ALREADY_EXISTS):
             raise ServiceError(409, f"{e.message} (while {what})") from None
+        reachable = True
         if e.status in UNAVAILABLE_CODES:
             svc.drop_client()
-        raise uncertain(f"{e.status.name if e.status else 'error'} while {what}") from None
+            reachable = await _reachable(svc.settings.temporal_address)
+        raise uncertain(f"{e.status.name if e.status else 'error'} while {what}", reachable) from None
 
 
 def _field(loc) -> str:
