@@ -61,6 +61,19 @@ def blocks_for(text: str, req: SlackRequest) -> list[dict[str, Any]]:
     return blocks
 
 
+def _named(req: SlackRequest) -> dict[str, Any]:
+    """The context with a decision's actor shown by name ("Approved by María García"), when the
+    actor is one of the account's people; other ids stay as they are."""
+    ctx = dict(req.context)
+    decision = ctx.get("decision")
+    if isinstance(decision, dict) and isinstance(decision.get("actor"), str):
+        people = [req.account.csm, req.account.manager, req.account.executive]
+        who = next((p for p in people if p is not None and p.id == decision["actor"]), None)
+        if who is not None:
+            ctx["decision"] = {**decision, "actor": who.name}
+    return ctx
+
+
 class SlackActivities:
     def __init__(self, settings: Settings, renderer: Renderer, ledger: SentLedger):
         self.settings, self.renderer, self.ledger = settings, renderer, ledger
@@ -76,7 +89,7 @@ class SlackActivities:
         if done:
             return SlackResult(**{**done, "duplicate": True})
         try:
-            ctx = escape_mrkdwn(template_context(req.account, **req.context))
+            ctx = escape_mrkdwn(template_context(req.account, **_named(req)))
             text = self.renderer.render_blocks(f"slack/{req.template}", "en", ctx, ("text",))["text"]
         except TemplateError as e:
             raise permanent(f"template 'slack/{req.template}': {e}") from None

@@ -32,3 +32,20 @@ def test_an_nps_comment_reaches_slack_as_text_not_a_mention_or_link(tmp_path):
     assert result.text.startswith(":warning: *NPS detractor - Acme Retail* answered 2/10")  # ours, as is
     section = blocks_for(result.text, req)[0]["text"]
     assert section["type"] == "mrkdwn" and "&lt;!channel&gt;" in section["text"]
+
+
+def test_a_decision_names_the_person_not_their_id(tmp_path):
+    settings = Settings(data_dir=tmp_path)
+    slack = SlackActivities(settings, Renderer(REPO_ROOT / "email_templates"), SentLedger(tmp_path / "l.db"))
+    req = SlackRequest(
+        key=f"k-{uuid.uuid4().hex}",
+        account=acme(),
+        to="U01MARIA",
+        template="approval_decided",
+        context={
+            "approval": {"title": "Approve the review email", "step_id": "day4-approve"},
+            "decision": {"action": "approve", "actor": "maria", "reason": ""},
+        },
+    )
+    text = slack.post_slack(req).text
+    assert text == ":white_check_mark: Approved by María García - Acme Retail: Approve the review email"
