@@ -92,7 +92,7 @@ async def test_fourteen_days_as_the_seed_says(env, tmp_path):
         # Slack: the CSM's ping on day 0, the approval request with buttons, then its update.
         first, request = slack.messages[0], slack.messages[1]
         assert first["channel"] == "U01MARIA" and "New customer: Acme Retail" in first["text"]
-        assert request["channel"] == "U01MARIA" and "Approved by maria" in request["text"]
+        assert request["channel"] == "U01MARIA" and "Approved by María García" in request["text"]
         assert len(slack.updates) == 1
         assert not [r for r in v.timeline if r.outcome in ("escalated", "failed", "overdue")]
 
