@@ -61,7 +61,18 @@ def main(mib: int, paths: list[str]) -> None:
     port, ui, http = free_port(), free_port(), free_port()
     csr = str(Path(sys.executable).parent / "csr")
     proc = subprocess.Popen(
-        [csr, "up", "--data-dir", str(data), "--port", str(port), "--ui-port", str(ui), "--http-port", str(http)],
+        [
+            csr,
+            "up",
+            "--data-dir",
+            str(data),
+            "--port",
+            str(port),
+            "--ui-port",
+            str(ui),
+            "--http-port",
+            str(http),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ},
