@@ -107,3 +107,12 @@ async def test_unknown_runs_are_one_line(stack):
     assert done.stderr.strip() == "Error: no run 'nosuch:run' (see the ids with `csr journey ACCOUNT`)"
     done = await csr(stack, "migrate", "onbording", "--as", "olga", "--dry-run")
     assert done.returncode == 1 and "unknown playbook 'onbording'" in done.stderr
+
+
+async def test_an_account_without_a_journey_is_one_line(stack):
+    done = await csr(stack, "journey", "globex-none")
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "Error: not found: workflow not found for ID: journey:globex-none "
+        "(no journey yet: `csr deal-closed ACCOUNT_FILE` starts it)"
+    )

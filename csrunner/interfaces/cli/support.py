@@ -27,6 +27,8 @@ def describe(e: BaseException) -> str | None:
         return f"unexpected data from {e.title}: field '{where}': {first['msg']}{more}"
     if isinstance(e, RPCError):
         if e.status == RPCStatusCode.NOT_FOUND:
+            if "journey:" in e.message:
+                return f"not found: {e.message} (no journey yet: `csr deal-closed ACCOUNT_FILE` starts it)"
             return f"not found: {e.message} (check the id; `csr journey ACCOUNT` lists an account's runs)"
         if e.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
             return f"cannot reach Temporal at {Settings().temporal_address}: {e.message}"
