@@ -131,7 +131,8 @@ async def hubspot_webhook(request: Request) -> HubSpotResult:
             headers={"Retry-After": "60"},
         )
     crm = HubSpotCRM(cfg.hubspot_api_url, cfg.hubspot_access_token, timeout=cfg.hubspot_timeout)
-    gate, problems = asyncio.Semaphore(HUBSPOT_CONCURRENCY), []
+    gate, problems = asyncio.Semaphore(HUBSPOT_CONCURRENCY), list[str]()
+    failures: list[ServiceError] = []  # each deal on its own: one failing never cuts the others short
 
     async def one(deal_id: str) -> None:
         async with gate:
@@ -140,13 +141,17 @@ async def hubspot_webhook(request: Request) -> HubSpotResult:
             except MappingError as e:
                 problems.append(str(e))
                 return
+            except CRMError as e:  # HubSpot retries the batch; what started meanwhile is idempotent
+                failures.append(ServiceError(502, str(e)))
+                return
+            except ServiceError as e:
+                failures.append(e)
+                return
         (result.started if done.started else result.duplicates).append(done)
 
     try:  # deals at once, within HubSpot's own wait: past it HubSpot retries, and starts are idempotent
         async with asyncio.timeout(cfg.hubspot_timeout):
             await asyncio.gather(*(one(d) for d in deals))
-    except CRMError as e:
-        raise ServiceError(502, str(e), detail=result.model_dump(mode="json")) from None
     except TimeoutError:
         raise ServiceError(
             503,
@@ -157,6 +162,11 @@ async def hubspot_webhook(request: Request) -> HubSpotResult:
         ) from None
     finally:
         await crm.aclose()
+    if failures:
+        worst = max(failures, key=lambda f: f.status)  # 503 (retry) over 502 over a 4xx
+        raise ServiceError(
+            worst.status, worst.message, detail=result.model_dump(mode="json"), headers=worst.headers
+        )
     if problems:  # HubSpot redelivers; fix the data (e.g. the owner in team.yaml) and it goes through
         raise ServiceError(422, "; ".join(sorted(problems)), detail=result.model_dump(mode="json"))
     return result
