@@ -40,20 +40,25 @@ async def run_stack(data_dir: Path | None, port: int, ui_port: int, http_port: i
         tasks = [asyncio.create_task(worker_module.build_worker(env.client, settings).run())]
         service = _service(env.client, settings, config, http_port)
         tasks.append(asyncio.create_task(service.serve()))
-        print(
-            f"Temporal   127.0.0.1:{port}   UI http://127.0.0.1:{ui_port}\n"
-            f"Service    http://127.0.0.1:{http_port}  (docs at /docs)\n"
-            f"Inbox      http://127.0.0.1:{http_port}/inbox  (sign in with a token from {tokens})\n"
-            f"Outbox     {settings.outbox_dir}\n"
-            f"Try:       csr deal-closed examples/acme.yaml --deal 9001",
-            flush=True,
-        )
-        for problem in config.startup_problems():
-            print(f"Warning:   {problem}", flush=True)
+        print(banner(settings, config, tokens, port, ui_port, http_port), flush=True)
         try:
             await asyncio.gather(*tasks)
         except asyncio.CancelledError:
             pass
+
+
+def banner(
+    settings: Settings, config: ServiceConfig, tokens: Path, port: int, ui_port: int, http_port: int
+) -> str:
+    """What `csr up` prints once everything runs: where things are, the README's first step."""
+    lines = [
+        f"Temporal   127.0.0.1:{port}   UI http://127.0.0.1:{ui_port}",
+        f"Service    http://127.0.0.1:{http_port}  (docs at /docs)",
+        f"Inbox      http://127.0.0.1:{http_port}/inbox  (sign in with a token from {tokens})",
+        f"Outbox     {settings.outbox_dir}",
+        "Try:       csr deal-closed examples/acme.yaml --deal 9001",
+    ]
+    return "\n".join(lines + [f"Warning:   {p}" for p in config.startup_problems()])
 
 
 def _service(client, settings: Settings, config: ServiceConfig, http_port: int) -> uvicorn.Server:

@@ -114,3 +114,18 @@ def test_local_token_files_are_readable_by_their_owner_only(tmp_path):
     files = [path, tmp_path / "deal_webhook_token.txt", tmp_path / "feed_token.txt"]
     assert [stat.S_IMODE(os.stat(f).st_mode) for f in files] == [0o600, 0o600, 0o600]
     assert set(config.api_tokens.values()) == {"maria", "tom", "carlos", "elena", "olga"}
+
+
+def test_csr_up_suggests_the_readme_first_step(tmp_path):
+    from csrunner.interfaces.stack import banner
+
+    settings = Settings(data_dir=tmp_path)
+    text = banner(settings, ServiceConfig(), tmp_path / "local-tokens.txt", 7233, 8233, 8000)
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert "Try:       csr deal-closed examples/acme.yaml --deal 9001" in text
+    assert ".venv/bin/csr deal-closed examples/acme.yaml --deal 9001" in readme
+    assert "Warning" not in text
+    warned = banner(settings, ServiceConfig(hubspot_client_secret="s"), tmp_path, 1, 2, 3)
+    assert warned.splitlines()[-1].startswith(
+        "Warning:   HUBSPOT_CLIENT_SECRET is set but HUBSPOT_ACCESS_TOKEN"
+    )
