@@ -107,3 +107,17 @@ def test_the_browser_test_skips_only_without_chromium_and_outside_ci(tmp_path, e
     assert (why is not None) == skipped
     if skipped:
         assert "apt-get install chromium" in why
+
+
+@pytest.mark.parametrize("page_path, shown", [("/docs", ".swagger-ui .info .title"), ("/redoc", "h1")])
+async def test_api_docs_render_offline_under_the_csp(stack, browser, page_path, shown):
+    page = await (await browser.new_context()).new_page()
+    page.set_default_timeout(15_000)
+    outside, refused = [], []
+    # what actually came from elsewhere (ReDoc asks for its CDN logo; the CSP stops it unsent)
+    page.on("response", lambda r: outside.append(r.url) if not r.url.startswith(stack.url) else None)
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    await page.goto(f"{stack.url}{page_path}")
+    await expect(page.locator(shown).first).to_contain_text("CS playbook runner")
+    assert [u for u in outside if not u.startswith(("data:", "blob:"))] == []
+    assert [m for m in refused if "script" in m] == []
