@@ -141,11 +141,8 @@ async def perform(svc, who: Principal, workflow_id: str, action: Action) -> ActR
     try:
         async with temporal_call(svc, f"{action.action} on {workflow_id!r}"):
             v = await _act_when_admitted(client, workflow_id, action)
-    except ActionRefused as e:
-        message = str(e)
-        if "is not pending" in message:
-            message = await _refusal(svc, client, workflow_id, action.step_id, message)
-        raise ServiceError(409, message) from None
+    except ActionRefused as e:  # the validator names who acted: no second read under contention
+        raise ServiceError(409, _with_names(svc, str(e))) from None
     except ServiceError as e:
         if e.status not in (404, 503):
             raise
@@ -160,6 +157,14 @@ async def perform(svc, who: Principal, workflow_id: str, action: Action) -> ActR
         actor=action.actor,
         pending=[p.step_id for p in v.pending],
     )
+
+
+_ACTED_BY = re.compile(r"(already \w+ by )([A-Za-z0-9._-]+)( at )")
+
+
+def _with_names(svc, message: str) -> str:
+    """'... already approved by carlos at ...' → '... by Carlos Ruiz (carlos) at ...'."""
+    return _ACTED_BY.sub(lambda m: f"{m[1]}{svc.name(m[2])} ({m[2]}){m[3]}", message)
 
 
 async def _after_failure(svc, client, workflow_id: str, step_id: str) -> None:
