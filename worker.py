@@ -38,6 +38,7 @@ def activities_for(settings: Settings) -> list:
         email.send_email,
         slack.post_slack,
         tasks.create_task,
+        journey.decide,
         journey.load_definitions,
         journey.load_scoring_model,
     ]

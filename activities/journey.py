@@ -1,39 +1,131 @@
-"""What the account journey reads from disk: the then-current playbook catalog (so a play started
-months after the deal closed runs the playbook published at that moment) and the scoring model.
-Both are loaded fresh on each call: ops edit the files without restarting anything."""
+"""What the account journey reads from disk and decides outside its own code.
+
+`decide` (a local activity) answers the journey's rule questions with the rules this worker was
+deployed with and the scoring model / playbook catalog as they are on disk now. Both files are
+read once per worker and again only when they change (their content hash goes with the answer),
+so ops edit them without restarting anything and a journey start costs no file read.
+`load_definitions` / `load_scoring_model` serve journeys started by the previous release.
+"""
 
 from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from csrunner.config.catalog import load_catalog
+from csrunner.config.catalog import Catalog, load_catalog, playbook_files
 from csrunner.config.scoring_models import load_scoring_model
 from csrunner.config.settings import Settings
 from csrunner.config.sourcemap import DefinitionError
+from csrunner.domain import journey_rules, lifecycle
 from csrunner.domain.definitions import PlaybookDefinition
+from csrunner.domain.journey_rules import Outcome, PlayStart, RuleRequest
 from csrunner.domain.scoring import ScoringModel
+
+T = TypeVar("T")
+
+
+class FileCache(Generic[T]):
+    """A value loaded from files, reloaded when any of them changes (size, mtime or the set)."""
+
+    def __init__(self, files: Callable[[], list[Path]], load: Callable[[], T]):
+        self._files, self._load = files, load
+        self._lock = threading.Lock()
+        self._key: Any = None
+        self.value: T | None = None
+        self.hash = ""
+
+    def get(self) -> tuple[T, str]:
+        """The value and its content hash. A file broken after a good load keeps the last good
+        value (tried again at the next call); with none loaded yet, the error is raised."""
+        paths = self._files()
+        key = [(str(p), st.st_mtime_ns, st.st_size) for p in paths if (st := p.stat())]
+        with self._lock:
+            if key != self._key or self.value is None:
+                try:
+                    value = self._load()
+                except DefinitionError:
+                    if self.value is None:
+                        raise
+                    return self.value, self.hash
+                digest = hashlib.sha256()
+                for p in paths:
+                    digest.update(p.name.encode() + b"\0" + (b"" if p.is_dir() else p.read_bytes()))
+                self.value, self.hash, self._key = value, digest.hexdigest()[:16], key
+            return self.value, self.hash
+
+
+def _definition_error(what: str, e: DefinitionError) -> ApplicationError:
+    # a broken file needs a person, not a retry storm
+    return ApplicationError(f"{what}: {e}", type="DefinitionError", non_retryable=True)
 
 
 class JourneyActivities:
     def __init__(self, settings: Settings):
         self.settings = settings
+        s = settings
+        self.model: FileCache[ScoringModel] = FileCache(
+            lambda: [s.scoring_model_path], lambda: load_scoring_model(s.scoring_model_path)
+        )
+        self.catalog: FileCache[Catalog] = FileCache(
+            lambda: [*playbook_files(s.playbooks_dir), s.templates_dir],
+            lambda: load_catalog(s.playbooks_dir, s.templates_dir),
+        )
+
+    @activity.defn(name="journey_decide")
+    async def decide(self, req: RuleRequest) -> Outcome:
+        """The rules of `csrunner.domain.lifecycle` as deployed now (read at each call, so a test
+        can change them like a deploy does), applied to what the journey sent."""
+        rules = lifecycle.RULES
+        try:
+            model, model_hash = self.model.get()
+        except DefinitionError as e:  # retried with backoff: the journey's updates wait for a fix
+            raise ApplicationError(f"scoring model: {e}", type="ScoringModelUnavailable") from None
+        out = journey_rules.decide(rules, model, req)
+        out.model_hash = model_hash
+        out.rules_hash = hashlib.sha256(rules.model_dump_json().encode()).hexdigest()[:16]
+        if req.kind == "deal":
+            firsts = [
+                ("onboarding", lifecycle.ONBOARDING, "deal closed"),
+                ("nps", lifecycle.NPS, "NPS survey on lifecycle days 45 and 90"),
+            ]
+            out.starts = [self._play(*f) for f in firsts]
+        elif out.decision is not None and out.decision.start:
+            slot = {"score": "retention", "nps": "recovery"}.get(req.kind, req.kind)
+            out.starts = [self._play(slot, out.decision.start, out.decision.note)]
+        return out
+
+    def _play(self, slot: str, playbook: str, reason: str) -> PlayStart:
+        try:
+            catalog, digest = self.catalog.get()
+            defs = catalog.bundle(playbook)
+        except DefinitionError as e:  # the journey records the play as not started
+            return PlayStart(slot=slot, playbook=playbook, reason=reason, error=f"playbook catalog: {e}")
+        return PlayStart(
+            slot=slot,
+            playbook=playbook,
+            reason=reason,
+            definitions=defs,
+            span_days=lifecycle.span_days(defs, playbook),
+            catalog_hash=digest,
+        )
 
     @activity.defn
     def load_definitions(self, playbook: str) -> dict[str, PlaybookDefinition]:
         """The snapshot a new play carries: this playbook and every one it can hand over to."""
         try:
             return load_catalog(self.settings.playbooks_dir, self.settings.templates_dir).bundle(playbook)
-        except DefinitionError as e:  # a broken catalog needs a person, not a retry storm
-            raise ApplicationError(
-                f"playbook catalog: {e}", type="DefinitionError", non_retryable=True
-            ) from None
+        except DefinitionError as e:
+            raise _definition_error("playbook catalog", e) from None
 
     @activity.defn
     def load_scoring_model(self) -> ScoringModel:
         try:
             return load_scoring_model(self.settings.scoring_model_path)
         except DefinitionError as e:
-            raise ApplicationError(
-                f"scoring model: {e}", type="DefinitionError", non_retryable=True
-            ) from None
+            raise _definition_error("scoring model", e) from None

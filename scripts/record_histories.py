@@ -1,7 +1,7 @@
 """Re-record the workflow histories that tests/test_replay.py replays.
 
-    python scripts/record_histories.py              # every scenario
-    python scripts/record_histories.py journey      # only the named ones
+    python scripts/record_histories.py                      # every scenario not FROZEN
+    python scripts/record_histories.py journey-decisions    # only the named ones
 
 Each scenario drives the shipped workflows on a time-skipping test server (outbox mode) and writes
 `(await handle.fetch_history()).to_json()` for every run (continue-as-new makes one per playbook)
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 import tempfile
 import uuid
@@ -160,18 +161,49 @@ async def journey(env, settings) -> None:
         await _terminate(env.client.get_workflow_handle(play.workflow_id))
 
 
+async def journey_decisions(env, settings) -> None:
+    """The journey with recorded decisions (patch `journey-recorded-decisions`): after onboarding,
+    healthy with an expansion signal, a drop (expansion and healthy preempted), critical, a rise
+    and critical again within the cool-downs (no restart), an NPS detractor and a promoter."""
+    account = _account().model_copy(update={"id": "acme-decisions"})
+    scene = Scene(env, await advance_to_local(env, MADRID, "10:00"))
+    wid, _ = await journeys.deal_closed(env.client, settings, account, "deal-decisions")
+    await scene.at(16, "10:00")  # onboarding and scaling are over (15 days)
+    steps = [
+        lambda: journeys.push_score(env.client, settings, account.id, score=85, source="nightly feed"),
+        lambda: journeys.push_expansion_signal(env.client, settings, account.id, "team_growth"),
+        lambda: journeys.push_score(env.client, settings, account.id, score=70),
+        lambda: journeys.push_score(env.client, settings, account.id, score=40),
+        lambda: journeys.push_score(env.client, settings, account.id, score=72),
+        lambda: journeys.push_score(env.client, settings, account.id, score=41),
+        lambda: journeys.push_nps(env.client, settings, account.id, 5, "Slower than we hoped"),
+        lambda: journeys.push_nps(env.client, settings, account.id, 10, "Great ROI"),
+    ]
+    for send in steps:
+        await send()
+        await env.sleep(timedelta(minutes=5))
+    handle = env.client.get_workflow_handle(wid)
+    await _save(env, handle, "journey-decisions", what="AccountJourneyWorkflow")
+    for play in (await journeys.journey_view(env.client, account.id)).plays:
+        await _terminate(env.client.get_workflow_handle(play.workflow_id))
+
+
 SCENARIOS = {
     "onboarding-full": onboarding_full,
     "onboarding-deadline-skip": onboarding_deadline_skip,
     "journey": journey,
+    "journey-decisions": journey_decisions,
 }
+#: Recorded by an earlier release: their files are what runs in flight look like, so they are
+#: never re-recorded (re-recording would record today's shape and prove nothing).
+FROZEN = {"onboarding-full", "onboarding-deadline-skip", "journey"}
 
 
 async def _save(env, handle, name: str, last: int | None = None, what: str = "PlaybookWorkflow") -> None:
     """Every run of the chain (following continue-as-new), then stop what is still running."""
     index_path = OUT / "index.json"
     index = json.loads(index_path.read_text()) if index_path.is_file() else {}
-    index = {k: v for k, v in index.items() if not k.startswith(f"{name}-")}
+    index = {k: v for k, v in index.items() if not re.fullmatch(rf"{re.escape(name)}-\d+\.json", k)}
     run_id, n = handle.first_execution_run_id or handle.run_id, 0
     if run_id is None:
         run_id = (await handle.describe()).run_id
@@ -218,7 +250,15 @@ async def main(names: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    unknown = set(sys.argv[1:]) - set(SCENARIOS)
+    args = [a for a in sys.argv[1:] if a != "--force"]
+    unknown = set(args) - set(SCENARIOS)
     if unknown:
         sys.exit(f"unknown scenario(s): {', '.join(sorted(unknown))} (known: {', '.join(SCENARIOS)})")
-    asyncio.run(main(sys.argv[1:]))
+    names = args or [n for n in SCENARIOS if n not in FROZEN]
+    frozen = FROZEN & set(names)
+    if frozen and "--force" not in sys.argv:
+        sys.exit(
+            f"{', '.join(sorted(frozen))}: recorded by an earlier release, not re-recorded "
+            "(docs/changing-workflows.md); --force if you really mean it"
+        )
+    asyncio.run(main(names))

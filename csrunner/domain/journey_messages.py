@@ -131,8 +131,14 @@ class JourneyState(Model):
     alerts: int = 0  # trigger alerts sent (escalations by the journey)
     plays_started: int = 0
     runs: int = 1  # runs of this workflow id (continue-as-new)
-    #: the scoring model the last run loaded (used if the file is broken when a run starts)
+    #: the scoring model the last run loaded (used if the file is broken when a run starts);
+    #: journeys started by the previous release only: decisions now come from the worker
     model: Optional[ScoringModel] = None
+    #: content hashes of the scoring model and the rules of the last decision
+    model_hash: str = ""
+    rules_hash: str = ""
+    #: the search attribute values last upserted (carried, so a new run does not repeat them)
+    published: list[str] = []
     # queues
     inbox: list[Message] = []  # received, not yet handled
     waiting: list[Message] = []  # arrived before the deal closed: applied once it has

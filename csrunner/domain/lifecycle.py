@@ -459,7 +459,8 @@ def search_values(state: JourneyState, now: datetime) -> tuple:
         ),
         "",
     )
-    return state.account.id, state.account.csm.id, state.band, play
+    acc = state.account
+    return (acc.id if acc else state.account_id), (acc.csm.id if acc else ""), state.band, play
 
 
 def view(

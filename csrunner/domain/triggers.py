@@ -84,7 +84,11 @@ class Levels(_Rule):
         return self
 
     def level(self, value: float) -> Optional[tuple[Severity, float]]:
-        for sev, limit in (("critical", self.critical), ("warning", self.warning)):
+        pairs: tuple[tuple[Severity, Optional[float]], ...] = (
+            ("critical", self.critical),
+            ("warning", self.warning),
+        )
+        for sev, limit in pairs:
             if limit is not None and (value > limit if self.above else value < limit):
                 return sev, limit
         return None
@@ -205,7 +209,7 @@ def _band_drop(cfg: TriggerConfig, hist: Hist, new: Observation, now: datetime) 
     prev = hist[-1] if hist else None
     if prev is None or new.band_rank >= prev.band_rank:
         return None
-    sev = "critical" if new.band in cfg.band_drop.critical_bands else "warning"
+    sev: Severity = "critical" if new.band in cfg.band_drop.critical_bands else "warning"
     return sev, f"band fell from {prev.band} to {new.band} (score {_fmt(prev.score)} → {_fmt(new.score)})"
 
 
@@ -228,7 +232,7 @@ def _levels(name: str, value: Callable[[Observation, datetime], Optional[float]]
     def check(cfg: TriggerConfig, hist: Hist, new: Observation, now: datetime) -> Check:
         v = value(new, now)
         hit = getattr(cfg, name).level(v) if v is not None else None
-        return (hit[0], text.format(v=_fmt(v), t=_fmt(hit[1]))) if hit else None
+        return (hit[0], text.format(v=_fmt(v), t=_fmt(hit[1]))) if hit and v is not None else None
 
     return check
 
@@ -260,8 +264,8 @@ def _tickets_unresolved(cfg: TriggerConfig, hist: Hist, new: Observation, now: d
 
 def _reply_rate_drop(cfg: TriggerConfig, hist: Hist, new: Observation, now: datetime) -> Check:
     rule, v = cfg.reply_rate_drop, _number(new, "reply_rate")
-    past = [_number(o, "reply_rate") for o in hist if now - o.at <= timedelta(days=rule.days)]
-    past = [p for p in past if p is not None]
+    seen = [_number(o, "reply_rate") for o in hist if now - o.at <= timedelta(days=rule.days)]
+    past = [p for p in seen if p is not None]
     if v is None or len(past) < rule.min_samples or sum(past) <= 0:
         return None
     avg = sum(past) / len(past)
