@@ -27,6 +27,7 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from csrunner.domain import lifecycle
     from csrunner.domain.journey_messages import (
+        Applied,
         DealClosed,
         DealRecord,
         ExpansionSignal,
@@ -34,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         JourneyState,
         JourneyView,
         NpsAnswer,
+        ScoreBatch,
         ScoreUpdate,
     )
     from csrunner.domain.journey_rules import Kind, Outcome, RuleRequest
@@ -57,6 +59,8 @@ class AccountJourneyWorkflow(LegacyHandlers):
         self.recorded = False  # decisions from `journey_decide` (set in run)
         self.signals = 0  # received by this run (Temporal allows 10,000 per run)
         self.onboarding_over, self.handling, self._timer = False, False, False
+        self.current: object = None  # the message being handled
+        self.waiters = 0  # `apply` updates waiting for their batch to be handled
         self._sa: tuple = tuple(self.state.published)
 
     @workflow.run
@@ -73,10 +77,13 @@ class AccountJourneyWorkflow(LegacyHandlers):
         while True:
             await workflow.wait_condition(lambda: bool(st.inbox) or self.onboarding_over)
             handled = 0  # once continue-as-new is due, what is left (if little) travels in the state
-            while st.inbox and not (self._continue_as_new_due() and len(st.inbox) <= self.rules.carry_max):
+            while st.inbox and not (
+                self._continue_as_new_due() and len(st.inbox) <= self.rules.carry_max and not self.waiters
+            ):
                 self.handling = True
-                await self._handle(st.inbox.pop(0))
-                self.handling = False
+                self.current = st.inbox.pop(0)
+                await self._handle(self.current)
+                self.handling, self.current = False, None
                 handled += 1
                 if handled % self.rules.handle_per_task == 0:
                     # A backlog: end this workflow task (the SDK allows 2 s per task before it
@@ -120,6 +127,58 @@ class AccountJourneyWorkflow(LegacyHandlers):
     def _receive(self, m) -> None:
         self.signals += 1
         lifecycle.receive(self.rules, self.state, m, workflow.now())
+
+    @workflow.signal
+    def scores(self, b: ScoreBatch) -> None:
+        self._take(b)
+
+    @workflow.update
+    async def apply(self, b: ScoreBatch) -> Applied:
+        """A batch of updates, answered once the journey has handled all of it (sent with
+        update-with-start by the CSV import and the batch feed: no polling)."""
+        st = self.state
+        band, updates, rejected, alerts = st.band, st.updates, st.rejected, st.alerts
+        known = {p.workflow_id for p in st.plays}
+        out = Applied(account_id=st.account_id, batch_id=b.batch_id, band_before=band)
+        mine = self._take(b)
+        if mine is None:
+            return out.model_copy(update={"duplicate": True, "band": st.band, "score": st.score})
+        if not mine:
+            return out.model_copy(update={"waiting_for_deal": True})
+        ids = {id(m) for m in mine}
+        self.waiters += 1
+        try:
+            await workflow.wait_condition(
+                lambda: id(self.current) not in ids and not any(id(m) in ids for m in st.inbox)
+            )
+        finally:
+            self.waiters -= 1
+        return out.model_copy(
+            update={
+                "band": st.band,
+                "score": st.score,
+                "updates": st.updates - updates,
+                "rejected": st.rejected - rejected,
+                "alerts": st.alerts - alerts,
+                "plays_started": [p.workflow_id for p in st.plays if p.workflow_id not in known],
+            }
+        )
+
+    def _take(self, b: ScoreBatch) -> Optional[list]:
+        """Queue a batch (one signal's worth); None when this batch id was already received.
+        Returns the queued messages (none when they wait for the deal)."""
+        st = self.state
+        if b.batch_id in st.batches:
+            return None
+        st.batches = [*st.batches, b.batch_id][-100:]
+        self.signals += 1
+        mine = []
+        for u in b.updates:
+            n = len(st.inbox)
+            lifecycle.receive(self.rules, st, u, workflow.now())
+            if len(st.inbox) > n:
+                mine.append(st.inbox[-1])
+        return mine
 
     # --- handling -----------------------------------------------------------------------------
 

@@ -54,6 +54,30 @@ class ExpansionSignal(Model):
     at: Optional[datetime] = None
 
 
+class ScoreBatch(Model):
+    """One account's updates from one batch (a feed call, an import chunk): one signal or one
+    update-with-start instead of one per row. `batch_id` makes a resend a no-op."""
+
+    batch_id: str = Field(min_length=1, max_length=100)
+    updates: list[ScoreUpdate] = Field(min_length=1, max_length=10_000)
+
+
+class Applied(Model):
+    """What a batch did to its journey, once the journey handled it (the `apply` update's answer)."""
+
+    account_id: str
+    batch_id: str
+    duplicate: bool = False  # this batch id was already applied: nothing done again
+    waiting_for_deal: bool = False  # kept until the deal closes
+    band_before: str = ""
+    band: str = ""
+    score: Optional[float] = None
+    updates: int = 0  # applied by this batch
+    rejected: int = 0
+    alerts: int = 0  # trigger alerts sent
+    plays_started: list[str] = []  # workflow ids
+
+
 Message = Annotated[Union[DealClosed, ScoreUpdate, NpsAnswer, ExpansionSignal], Field(discriminator="kind")]
 
 
@@ -139,6 +163,8 @@ class JourneyState(Model):
     rules_hash: str = ""
     #: the search attribute values last upserted (carried, so a new run does not repeat them)
     published: list[str] = []
+    #: ids of the latest score batches received (a resent batch is not applied twice)
+    batches: list[str] = []
     # queues
     inbox: list[Message] = []  # received, not yet handled
     waiting: list[Message] = []  # arrived before the deal closed: applied once it has

@@ -9,31 +9,34 @@ value raises ValueError naming the field, and nothing is sent.
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import math
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any, Optional
 
 from pydantic import ValidationError
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowHandle,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
 from csrunner.config.scoring_models import load_scoring_model
 from csrunner.config.settings import Settings
 from csrunner.domain.journey_messages import (
+    Applied,
     DealClosed,
     DealRecord,
     ExpansionSignal,
     JourneyInput,
     JourneyView,
     NpsAnswer,
+    ScoreBatch,
     ScoreUpdate,
 )
 from csrunner.domain.messages import Account
@@ -137,12 +140,16 @@ async def search_attributes_supported(client: Client, settings: Settings) -> boo
     return _SA_SUPPORT[id(client)]
 
 
+async def _input(client: Client, settings: Settings, account_id: str) -> JourneyInput:
+    return JourneyInput(
+        account_id=account_id, search_attributes=await search_attributes_supported(client, settings)
+    )
+
+
 async def _send(client: Client, settings: Settings, account_id: str, signal: str, message) -> WorkflowHandle:
     return await client.start_workflow(
         AccountJourneyWorkflow.run,
-        JourneyInput(
-            account_id=account_id, search_attributes=await search_attributes_supported(client, settings)
-        ),
+        await _input(client, settings, account_id),
         id=journey_id(account_id),
         task_queue=settings.task_queue,
         start_signal=signal,
@@ -230,151 +237,55 @@ async def journey_view(client: Client, account_id: str) -> JourneyView:
     return await client.get_workflow_handle(wid).query(AccountJourneyWorkflow.view)
 
 
-# --- CSV import --------------------------------------------------------------------------------
-
-RESERVED = {"account_id", "score", "at", "source"}
+# --- batches: one call per account, answered once applied ------------------------------------
 
 
-@dataclass
-class ScoreRow:
-    line: int
-    account_id: str
-    update: ScoreUpdate
-
-
-def _value(text: str) -> Any:
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    return int(number) if number.is_integer() and "." not in text else number
-
-
-def read_scores_csv(settings: Settings, source: str | Path, text: str | None = None) -> list[ScoreRow]:
-    """Rows of `account_id` plus either `score` or metric columns (empty cells are missing
-    metrics), optional `at` (ISO-8601 with zone) and `source`. Every bad line is reported at once."""
-    name = str(source)
-    text = Path(source).read_text(encoding="utf-8-sig") if text is None else text
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "account_id" not in reader.fieldnames:
-        raise ValueError(f"{name}:1: the header must have an 'account_id' column")
-    rows, problems = [], []
-    for rec in reader:
-        line = reader.line_num
-        try:
-            rows.append(
-                ScoreRow(
-                    line, check_account_id((rec.get("account_id") or "").strip()), _row_update(settings, rec)
-                )
-            )
-        except ValueError as e:
-            problems.append(f"{name}:{line}: {e}")
-    if problems:
-        raise ValueError("\n".join(problems))
-    if not rows:
-        raise ValueError(f"{name}: no rows")
-    return rows
-
-
-def _row_update(settings: Settings, rec: dict) -> ScoreUpdate:
-    if None in rec:
-        raise ValueError("more cells than header columns")
-    cell = {k: (v or "").strip() for k, v in rec.items()}
-    metrics = {k: _value(v) for k, v in cell.items() if k not in RESERVED and v}
-    at = None
-    if cell.get("at"):
-        try:
-            at = datetime.fromisoformat(cell["at"])
-        except ValueError:
-            raise ValueError(f"at must be an ISO-8601 time, got {cell['at']!r}") from None
-    score = None
-    if cell.get("score"):
-        try:
-            score = float(cell["score"])
-        except ValueError:
-            raise ValueError(f"score: score must be a number from 0 to 100, got {cell['score']!r}") from None
-    return score_update(
-        settings, score=score, metrics=metrics or None, at=at, source=cell.get("source") or "csv import"
+async def apply_batch(
+    client: Client,
+    settings: Settings,
+    account_id: str,
+    updates: list[ScoreUpdate],
+    batch_id: str,
+    wait: float = 60.0,
+) -> Optional[Applied]:
+    """One account's updates as one update-with-start: starts the journey if needed and returns
+    what it did once it has applied them. None when it had not within `wait` seconds (no worker,
+    or the server refused more in-flight updates): the batch is then recorded by
+    signal-with-start instead (the journey applies a batch id once), and nothing is lost."""
+    batch = ScoreBatch(batch_id=batch_id, updates=updates)
+    op = WithStartWorkflowOperation(
+        AccountJourneyWorkflow.run,
+        await _input(client, settings, account_id),
+        id=journey_id(account_id),
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        task_queue=settings.task_queue,
     )
-
-
-@dataclass
-class ImportSummary:
-    rows: int
-    accounts: int
-    seconds: float = 0.0
-    bands: dict[str, int] = field(default_factory=dict)  # accounts per band after the import
-    band_changes: dict[str, str] = field(default_factory=dict)  # account → "old → new"
-    plays_started: list[str] = field(default_factory=list)  # workflow ids
-    escalations: int = 0  # trigger alerts the journeys sent
-    waiting_for_deal: list[str] = field(default_factory=list)
-    not_processed: list[str] = field(default_factory=list)  # sent, not yet applied when we looked
-
-
-async def _try_view(client: Client, account_id: str) -> Optional[JourneyView]:
     try:
-        return await client.get_workflow_handle(journey_id(account_id)).query(
-            AccountJourneyWorkflow.view, rpc_timeout=timedelta(seconds=3)
+        return await asyncio.wait_for(
+            client.execute_update_with_start_workflow(
+                AccountJourneyWorkflow.apply, batch, start_workflow_operation=op
+            ),
+            wait,
         )
-    except Exception:
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError):
+        await _send(client, settings, account_id, "scores", batch)
         return None
 
 
-async def import_scores(
-    client: Client,
-    settings: Settings,
-    rows: list[ScoreRow],
-    progress: Callable[[int], None] | None = None,
-    concurrency: int = 32,
-    wait: float = 30.0,
-) -> ImportSummary:
-    """Send every row (one account's rows in file order, accounts concurrently), then read the
-    journeys to summarise what changed."""
-    started = time.monotonic()
-    by_account: dict[str, list[ScoreRow]] = {}
-    for r in rows:
-        by_account.setdefault(r.account_id, []).append(r)
-    gate = asyncio.Semaphore(concurrency)
+async def send_batch(
+    client: Client, settings: Settings, account_id: str, updates: list[ScoreUpdate], batch_id: str
+) -> str:
+    """One account's updates as one signal-with-start (recorded, applied in order)."""
+    batch = ScoreBatch(batch_id=batch_id, updates=updates)
+    return (await _send(client, settings, check_account_id(account_id), "scores", batch)).id
 
-    async def baseline(acc: str):
-        async with gate:
-            return await _try_view(client, acc)
 
-    before = dict(zip(by_account, await asyncio.gather(*(baseline(a) for a in by_account)), strict=True))
+# The CSV import lives in csrunner.services.score_import; these names stay importable from here.
+from csrunner.services.score_import import (  # noqa: E402
+    ImportSummary,
+    ScoreRow,
+    import_scores,
+    read_scores_csv,
+)
 
-    async def send(acc: str, items: list[ScoreRow]) -> None:
-        async with gate:
-            for r in items:
-                await _send(client, settings, acc, "score", r.update)
-                if progress:
-                    progress(1)
-
-    await asyncio.gather(*(send(a, items) for a, items in by_account.items()))
-
-    out = ImportSummary(rows=len(rows), accounts=len(by_account))
-    deadline = time.monotonic() + wait
-    for acc, items in by_account.items():
-        base = before[acc]
-        want = (base.received if base else 0) + len(items)
-        view = None
-        while True:
-            async with gate:
-                view = await _try_view(client, acc)
-            if (view and view.received >= want and view.queued == 0) or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.1)
-        if view is None or view.received < want or view.queued:
-            out.not_processed.append(acc)
-            continue
-        if view.phase == "waiting_for_deal":
-            out.waiting_for_deal.append(acc)
-            continue
-        out.bands[view.band or "unscored"] = out.bands.get(view.band or "unscored", 0) + 1
-        old = base.band if base else ""
-        if old != view.band:
-            out.band_changes[acc] = f"{old or 'unscored'} → {view.band}"
-        known = {p.workflow_id for p in base.plays} if base else set()
-        out.plays_started += [p.workflow_id for p in view.plays if p.workflow_id not in known]
-        out.escalations += view.alerts - (base.alerts if base else 0)
-    out.seconds = round(time.monotonic() - started, 2)
-    return out
+__all__ = ["ImportSummary", "ScoreRow", "import_scores", "read_scores_csv"]

@@ -161,32 +161,43 @@ async def journey_command(account_id, as_json):
 
 @click.command("import-scores")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--concurrency", default=32, show_default=True, help="Accounts sent to at once.")
-@click.option("--wait", default=30.0, show_default=True, help="Seconds to wait for the journeys to apply it.")
+@click.option("--concurrency", default=64, show_default=True, help="Accounts sent to at once.")
+@click.option(
+    "--wait", default=60.0, show_default=True, help="Seconds to wait for a journey to apply its rows."
+)
+@click.option("--max-mb", default=200.0, show_default=True, help="Refuse files larger than this.")
 @run_async(nothing="sent")
-async def import_scores_command(csv_file, concurrency, wait):
+async def import_scores_command(csv_file, concurrency, wait, max_mb):
     """Import a CSV of health scores for many accounts, then summarise what changed.
 
     Columns: account_id, then either `score` (0-100) or metric columns scored by the model
-    (empty cells are missing metrics); optional `at` (ISO-8601) and `source`. Every bad line is
-    reported and nothing is sent unless the whole file is valid."""
-    from csrunner.services.journeys import import_scores, read_scores_csv
+    (empty cells are missing metrics); optional `at` (ISO-8601) and `source`. The file is
+    streamed: every line is checked first (the first 20 problems are listed, with a count of
+    the rest) and nothing is sent unless the whole file is valid; then each account's rows go
+    to its journey as one batch, and the command returns once every journey has applied them."""
+    from csrunner.services.score_import import check_file, import_scores, validate_scores_csv
 
     settings = Settings()
-    rows = read_scores_csv(settings, csv_file)
+    check_file(csv_file, max_mb)
+    rows = validate_scores_csv(settings, csv_file)  # before connecting
     client = await _client(settings)
     with Progress(
-        TextColumn("[bold]sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+        TextColumn("[bold]applying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
     ) as progress:
-        task = progress.add_task("scores", total=len(rows))
+        task = progress.add_task("scores", total=rows)
         summary = await import_scores(
-            client, settings, rows, lambda n: progress.advance(task, n), concurrency=concurrency, wait=wait
+            client,
+            settings,
+            csv_file,
+            lambda n: progress.advance(task, n),
+            concurrency=concurrency,
+            wait=wait,
         )
     print_summary(summary)
 
 
 def print_summary(s) -> None:
-    console.print(f"{s.rows} rows for {s.accounts} accounts sent in {s.seconds:g} s")
+    console.print(f"{s.rows} rows for {s.accounts} accounts applied in {s.seconds:g} s")
     bands = Table("band", "accounts", title="Accounts per band")
     for band, n in sorted(s.bands.items()):
         bands.add_row(band, str(n))
@@ -199,9 +210,11 @@ def print_summary(s) -> None:
     console.print(f"escalations (trigger alerts sent): {s.escalations}")
     if s.waiting_for_deal:
         console.print(f"kept until their deal closes: {', '.join(s.waiting_for_deal)}")
+    if s.rejected:
+        console.print(f"[yellow]updates the journeys could not score: {s.rejected}[/yellow]")
     if s.not_processed:
         console.print(
-            f"[yellow]sent, not applied yet when we looked (is a worker running?): "
+            f"[yellow]recorded, not applied within --wait (is a worker running?): "
             f"{', '.join(s.not_processed)}[/yellow]"
         )
 

@@ -93,9 +93,18 @@ async def test_import_scores_prints_what_changed(env, tmp_path):
         await env.sleep(60)
         out = await csr(env, settings, "import-scores", str(csv))
         b = await journeys.journey_view(client, "imp-b")
+        a_events = (await client.get_workflow_handle("journey:imp-a").fetch_history()).events
     assert out.exit_code == 0, out.output
     text = out.output
-    assert "4 rows for 3 accounts sent in" in text
+    assert "4 rows for 3 accounts applied in" in text
+    # imp-a's two rows reached its journey as one batch (one update-with-start, no signal)
+    accepted = [e for e in a_events if e.HasField("workflow_execution_update_accepted_event_attributes")]
+    signals = [
+        e.workflow_execution_signaled_event_attributes.signal_name
+        for e in a_events
+        if e.HasField("workflow_execution_signaled_event_attributes")
+    ]
+    assert (len(accepted), signals) == (1, ["deal_closed"])
     assert "│ critical │ 1        │" in text and "│ healthy  │ 1        │" in text
     assert "band changes: 2\n  imp-a: unscored → healthy\n  imp-b: healthy → critical\n" in text
     assert (
