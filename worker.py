@@ -39,6 +39,7 @@ def activities_for(settings: Settings) -> list:
         slack.post_slack,
         tasks.create_task,
         journey.decide,
+        journey.decide_scores,
         journey.load_definitions,
         journey.load_scoring_model,
     ]

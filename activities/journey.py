@@ -1,6 +1,6 @@
 """What the account journey reads from disk and decides outside its own code.
 
-`decide` (a local activity) answers the journey's rule questions with the rules this worker was
+`decide` (an activity) answers the journey's rule questions with the rules this worker was
 deployed with and the scoring model / playbook catalog as they are on disk now. Both files are
 read once per worker and again only when they change (their content hash goes with the answer),
 so ops edit them without restarting anything and a journey start costs no file read.
@@ -60,6 +60,10 @@ class FileCache(Generic[T]):
             return self.value, self.hash
 
 
+def _digest(rules: lifecycle.LifecycleRules) -> str:
+    return hashlib.sha256(rules.model_dump_json().encode()).hexdigest()[:16]
+
+
 def _definition_error(what: str, e: DefinitionError) -> ApplicationError:
     # a broken file needs a person, not a retry storm
     return ApplicationError(f"{what}: {e}", type="DefinitionError", non_retryable=True)
@@ -79,16 +83,10 @@ class JourneyActivities:
 
     @activity.defn(name="journey_decide")
     async def decide(self, req: RuleRequest) -> Outcome:
-        """The rules of `csrunner.domain.lifecycle` as deployed now (read at each call, so a test
-        can change them like a deploy does), applied to what the journey sent."""
-        rules = lifecycle.RULES
-        try:
-            model, model_hash = self.model.get()
-        except DefinitionError as e:  # retried with backoff: the journey's updates wait for a fix
-            raise ApplicationError(f"scoring model: {e}", type="ScoringModelUnavailable") from None
+        """The deployed rules and current model applied to what the journey sent."""
+        rules, model, model_hash = self._rules_and_model()
         out = journey_rules.decide(rules, model, req)
-        out.model_hash = model_hash
-        out.rules_hash = hashlib.sha256(rules.model_dump_json().encode()).hexdigest()[:16]
+        out.model_hash, out.rules_hash = model_hash, _digest(rules)
         if req.kind == "deal":
             firsts = [
                 ("onboarding", lifecycle.ONBOARDING, "deal closed"),
@@ -99,6 +97,27 @@ class JourneyActivities:
             slot = {"score": "retention", "nps": "recovery"}.get(req.kind, req.kind)
             out.starts = [self._play(slot, out.decision.start, out.decision.note)]
         return out
+
+    @activity.defn(name="journey_decide_scores")
+    async def decide_scores(self, req: RuleRequest) -> list[Outcome]:
+        """Consecutive score updates in one call (see journey_rules.decide_scores)."""
+        rules, model, model_hash = self._rules_and_model()
+        outs = journey_rules.decide_scores(rules, model, req)
+        for out in outs:
+            out.model_hash, out.rules_hash = model_hash, _digest(rules)
+        last = outs[-1]
+        if last.decision is not None and last.decision.start:
+            last.starts = [self._play("retention", last.decision.start, last.decision.note)]
+        return outs
+
+    def _rules_and_model(self) -> tuple[lifecycle.LifecycleRules, ScoringModel, str]:
+        """The rules of `csrunner.domain.lifecycle` as deployed now (read at each call, so a test
+        can change them like a deploy does) and the model as on disk."""
+        try:
+            model, model_hash = self.model.get()
+        except DefinitionError as e:  # retried with backoff: the journey's updates wait for a fix
+            raise ApplicationError(f"scoring model: {e}", type="ScoringModelUnavailable") from None
+        return lifecycle.RULES, model, model_hash
 
     def _play(self, slot: str, playbook: str, reason: str) -> PlayStart:
         try:

@@ -9,7 +9,7 @@ its history grows large.
 
 Decisions are recorded, not recomputed: what an update means (score and band from the model,
 triggers fired, which play starts or is preempted, cool-downs) is the answer of the
-`journey_decide` local activity, which lands in history. Replay reads it back, so a rule or
+`journey_decide` activity, which lands in history. Replay reads it back, so a rule or
 model change deployed while journeys run applies to their next update and never breaks a replay.
 Runs recorded before that (no `journey-recorded-decisions` marker) replay through
 workflows/journey_legacy.py.
@@ -42,9 +42,15 @@ with workflow.unsafe.imports_passed_through():
     from workflows.journey_legacy import V1_RULES, LegacyHandlers
 
 RECORDED = "journey-recorded-decisions"
-#: A pure, in-process call: a local activity (a marker in history, no task queue round trip).
+#: A regular activity, not a local one: a workflow task holding local activities stays open, and
+#: under a stream of signals on a busy worker such tasks timed out and replayed in a loop. Queued
+#: score updates share one call, so this costs one activity per run of updates, not per update.
 #: Retried with backoff until it answers (a broken scoring model waits for a fix, updates queue).
 DECIDE_TIMEOUT = timedelta(seconds=10)
+SCORE_RUN = 100  # score updates decided in one call at most (bounds the recorded answer)
+#: Updates handled per workflow task before it yields (a 1 ms timer): a busy worker must still
+#: finish each task well inside its 10 s timeout.
+PER_TASK = 100
 DECIDE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=10))
 
 
@@ -76,16 +82,20 @@ class AccountJourneyWorkflow(LegacyHandlers):
         self._publish()
         while True:
             await workflow.wait_condition(lambda: bool(st.inbox) or self.onboarding_over)
-            handled = 0  # once continue-as-new is due, what is left (if little) travels in the state
+            handled = paused = 0  # once continue-as-new is due, what is left (if little) travels
             while st.inbox and not (
                 self._continue_as_new_due() and len(st.inbox) <= self.rules.carry_max and not self.waiters
             ):
                 self.handling = True
-                self.current = st.inbox.pop(0)
-                await self._handle(self.current)
+                if self.recorded and st.inbox[0].kind == "score":
+                    handled += await self._score_run()
+                else:
+                    self.current = st.inbox.pop(0)
+                    await self._handle(self.current)
+                    handled += 1
                 self.handling, self.current = False, None
-                handled += 1
-                if handled % self.rules.handle_per_task == 0:
+                if handled - paused >= (PER_TASK if self.recorded else self.rules.handle_per_task):
+                    paused = handled
                     # A backlog: end this workflow task (the SDK allows 2 s per task before it
                     # suspects a deadlock); counting makes the pause deterministic on replay.
                     await workflow.sleep(timedelta(milliseconds=1), summary="let the task end")
@@ -184,7 +194,7 @@ class AccountJourneyWorkflow(LegacyHandlers):
 
     async def _handle(self, m) -> None:
         handlers: dict[str, Callable[[Any], Awaitable[None]]] = (
-            {"deal_closed": self._deal, "score": self._score, "nps": self._nps, "expansion": self._expansion}
+            {"deal_closed": self._deal, "nps": self._nps, "expansion": self._expansion}
             if self.recorded
             else {
                 "deal_closed": self._deal_v1,
@@ -195,22 +205,65 @@ class AccountJourneyWorkflow(LegacyHandlers):
         )
         await handlers[m.kind](m)
 
-    async def _decide(self, kind: Kind, m=None) -> Outcome:
-        """The rules as the worker has them now, on the state as it is (the answer is recorded)."""
+    def _request(self, kind: Kind, m=None, messages=()) -> RuleRequest:
         st = self.state
         slim = st.model_copy(
-            update=dict(inbox=[], waiting=[], timeline=[], account=None, deals={}, model=None, published=[])
+            update=dict(
+                inbox=[],
+                waiting=[],
+                timeline=[],
+                account=None,
+                deals={},
+                model=None,
+                published=[],
+                batches=[],
+            )
         )
-        req = RuleRequest(
-            kind=kind, state=slim, has_account=st.account is not None, message=m, now=workflow.now()
+        return RuleRequest(
+            kind=kind,
+            state=slim,
+            has_account=st.account is not None,
+            message=m,
+            messages=list(messages),
+            now=workflow.now(),
         )
-        out = await workflow.execute_local_activity(
+
+    async def _decide(self, kind: Kind, m=None) -> Outcome:
+        """The rules as the worker has them now, on the state as it is (the answer is recorded)."""
+        out = await workflow.execute_activity(
             "journey_decide",
-            req,
+            self._request(kind, m),
             result_type=Outcome,
             start_to_close_timeout=DECIDE_TIMEOUT,
             retry_policy=DECIDE_RETRY,
         )
+        self._hashes(out)
+        return out
+
+    async def _score_run(self) -> int:
+        """The score updates at the head of the queue, decided in one call (up to the first with
+        effects), then applied one by one; returns how many were handled."""
+        st = self.state
+        run = []
+        for m in st.inbox[:SCORE_RUN]:
+            if m.kind != "score":
+                break
+            run.append(m)
+        outs = await workflow.execute_activity(
+            "journey_decide_scores",
+            self._request("score", messages=run),
+            result_type=list[Outcome],
+            start_to_close_timeout=DECIDE_TIMEOUT,
+            retry_policy=DECIDE_RETRY,
+        )
+        self._hashes(outs[0])
+        for m, out in zip(run, outs, strict=False):  # the answer may stop early
+            self.current = st.inbox.pop(0)  # m: only this loop takes from the queue's head
+            await self._score(m, out)
+        return len(outs)
+
+    def _hashes(self, out: Outcome) -> None:
+        st = self.state
         if out.model_hash != st.model_hash or out.rules_hash != st.rules_hash:
             if st.model_hash:  # not on the first decision
                 self._event(
@@ -219,7 +272,6 @@ class AccountJourneyWorkflow(LegacyHandlers):
                     f"(was {st.model_hash} / {st.rules_hash})",
                 )
             st.model_hash, st.rules_hash = out.model_hash, out.rules_hash
-        return out
 
     async def _deal(self, m: DealClosed) -> None:
         st, first = self.state, self.state.account is None
@@ -240,8 +292,8 @@ class AccountJourneyWorkflow(LegacyHandlers):
         await self._start("nps", lifecycle.NPS, plays["nps"].reason, play=plays["nps"])
         st.inbox[0:0], st.waiting = st.waiting, []  # what arrived before the deal, in order
 
-    async def _score(self, m: ScoreUpdate) -> None:
-        st, out = self.state, await self._decide("score", m)
+    async def _score(self, m: ScoreUpdate, out: Outcome) -> None:
+        st = self.state
         if out.error or out.observation is None or out.band is None:
             st.rejected += 1
             return self._event(

@@ -2,7 +2,7 @@
 signal or the end of onboarding means for the account (score, band, triggers fired, which play
 starts or is preempted, cool-downs, referral asks).
 
-The journey does not evaluate these in its own code: it asks the `journey_decide` local activity,
+The journey does not evaluate these in its own code: it asks the `journey_decide` activity,
 which calls `decide` with the rules and scoring model the *worker* has now, and the answer lands
 in the workflow's history. A rule fix deployed while journeys run applies to their next update
 and replays of earlier updates read the recorded answer (docs/changing-workflows.md).
@@ -30,6 +30,8 @@ class RuleRequest(Model):
     state: JourneyState
     has_account: bool = True
     message: Optional[Message] = None
+    #: kind "score": consecutive score updates at the head of the journey's queue
+    messages: list[ScoreUpdate] = []
     now: datetime
 
 
@@ -98,6 +100,38 @@ def decide(rules: lifecycle.LifecycleRules, model: ScoringModel, req: RuleReques
         )
         return Outcome(decision=d)
     return Outcome()  # "deal": the first plays are fixed; the activity adds their definitions
+
+
+def decide_scores(rules: lifecycle.LifecycleRules, model: ScoringModel, req: RuleRequest) -> list[Outcome]:
+    """Consecutive updates in one call: each decided on the state the ones before it leave, up
+    to the first that does something beyond the journey's own state (an alert, a play started or
+    preempted, a referral ask); the journey asks again for the rest."""
+    st, outs = req.state, []
+    for m in req.messages:
+        out = _score(rules, model, st, m, req.now, req.has_account)
+        outs.append(out)
+        if out.error:
+            continue
+        if has_effects(out):
+            break
+        assert out.observation is not None and out.band is not None
+        items = [*st.history, out.observation]
+        st = st.model_copy(
+            update={
+                "score": out.observation.score,
+                "band": out.band.name,
+                "band_rank": out.band.rank,
+                "metrics": {**st.metrics, **m.metrics},
+                "history": [items[i] for i in out.history_keep],
+                "last_update_at": m.at,
+            }
+        )
+    return outs
+
+
+def has_effects(out: Outcome) -> bool:
+    d = out.decision
+    return bool(out.fired or out.drop or out.referral_ask or (d and (d.start or d.preempt)))
 
 
 def _score(

@@ -46,6 +46,11 @@ from workflows.journey import AccountJourneyWorkflow
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTE_KEYS
 
 
+#: A journey's workflow task may carry a backlog of thousands of updates (a flood, a worker back
+#: after an outage) on a busy worker: 10 s (the default) timed out and replayed in a loop.
+TASK_TIMEOUT = timedelta(seconds=60)
+
+
 def journey_id(account_id: str) -> str:
     return f"journey:{account_id}"
 
@@ -152,6 +157,7 @@ async def _send(client: Client, settings: Settings, account_id: str, signal: str
         await _input(client, settings, account_id),
         id=journey_id(account_id),
         task_queue=settings.task_queue,
+        task_timeout=TASK_TIMEOUT,
         start_signal=signal,
         start_signal_args=[message],
     )
@@ -259,6 +265,7 @@ async def apply_batch(
         id=journey_id(account_id),
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         task_queue=settings.task_queue,
+        task_timeout=TASK_TIMEOUT,
     )
     try:
         return await asyncio.wait_for(

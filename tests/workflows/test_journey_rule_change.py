@@ -25,13 +25,19 @@ NO_COOLDOWNS = lifecycle.LifecycleRules(cooldown_days=0, recovery_cooldown_days=
 
 
 def recorded_decisions(name: str) -> list[Outcome]:
-    """The answers of `journey_decide` a history holds (local activity markers)."""
+    """The answers of `journey_decide` / `journey_decide_scores` a history holds."""
     conv = pydantic_data_converter.payload_converter
-    out = []
+    kinds, out = {}, []
     for e in history(name).events:
-        m = e.marker_recorded_event_attributes
-        if e.HasField("marker_recorded_event_attributes") and m.marker_name == "core_local_activity":
-            out.append(conv.from_payloads(m.details["result"].payloads, [Outcome])[0])
+        if e.HasField("activity_task_scheduled_event_attributes"):
+            kinds[e.event_id] = e.activity_task_scheduled_event_attributes.activity_type.name
+        if e.HasField("activity_task_completed_event_attributes"):
+            done = e.activity_task_completed_event_attributes
+            kind = kinds[done.scheduled_event_id]
+            if kind == "journey_decide":
+                out += conv.from_payloads(done.result.payloads, [Outcome])
+            elif kind == "journey_decide_scores":
+                out += conv.from_payloads(done.result.payloads, [list[Outcome]])[0]
     return out
 
 

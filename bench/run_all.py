@@ -1,0 +1,334 @@
+"""The journey's benchmarks, each beside bare Temporal doing the same calls on the same embedded dev
+server in the same run; prints one table and writes it as JSON.
+
+    .venv/bin/python bench/run_all.py [--accounts 200] [--deals 60] [--waiting 1000] [--json bench.json]
+
+Rows (ratio = ours / bare throughput, or bare / ours for memory, so higher is better for both):
+  ingest-existing-import  CSV import (update-with-start per account, answered when applied) to
+                          journeys past their deal | bare update-with-start to waiting workflows
+  ingest-existing-feed    the batch feed's call (one signal per account) until every journey applied
+                          it | bare signal-with-start until each signal is handled
+  first-update-new        CSV import for accounts never seen | bare update-with-start, new ids
+  deal-path               deal closed → journey → onboarding → welcome email in the outbox |
+                          bare: a workflow starting a child that runs one activity
+  memory-waiting          worker RSS growth with --waiting journeys idle | bare idle workflows
+Not timed assertions: a benchmark. Sizes are arguments; the defaults take a few minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio import activity, workflow
+from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+with workflow.unsafe.imports_passed_through():  # this module is also loaded in the sandbox
+    from csrunner.config.accounts import load_account, load_team
+    from csrunner.config.settings import REPO_ROOT, Settings
+    from csrunner.services import journeys
+    from csrunner.services.score_import import import_scores
+    from csrunner.services.temporal import dev_server_path
+    from worker import build_worker
+    from workflows.search_attributes import ALL as SEARCH_ATTRIBUTE_KEYS
+
+HANDLED = 0
+
+
+@workflow.defn(sandboxed=False)
+class BareJourney:
+    """Waits forever; takes signals and updates and counts them (the bare signal handler)."""
+
+    @workflow.init
+    def __init__(self) -> None:
+        self.n = 0
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+    @workflow.signal
+    def score(self, x: float) -> None:
+        global HANDLED
+        HANDLED += 1
+
+    @workflow.update
+    async def apply(self, x: float) -> int:
+        self.n += 1
+        return self.n
+
+
+@activity.defn
+async def bare_email(_: str) -> str:
+    global HANDLED
+    HANDLED += 1
+    return "sent"
+
+
+@workflow.defn(sandboxed=False)
+class BarePlay:
+    @workflow.run
+    async def run(self, name: str) -> None:
+        await workflow.execute_activity(bare_email, name, start_to_close_timeout=timedelta(seconds=10))
+        await workflow.wait_condition(lambda: False)
+
+
+@workflow.defn(sandboxed=False)
+class BareDeal:
+    @workflow.run
+    async def run(self, name: str) -> None:
+        await workflow.start_child_workflow(
+            BarePlay.run,
+            name,
+            id=f"{workflow.info().workflow_id}/play",
+            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+        )
+        await workflow.wait_condition(lambda: False)
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def gated(n: int, calls) -> None:
+    gate = asyncio.Semaphore(n)
+
+    async def one(c):
+        async with gate:
+            await c()
+
+    await asyncio.gather(*(one(c) for c in calls))
+
+
+async def until(pred, poll: float = 0.05) -> None:
+    while not await pred():
+        await asyncio.sleep(poll)
+
+
+async def bare_updates(client: Client, queue: str, ids: list[str], conc: int) -> float:
+    def call(wid: str):
+        op = WithStartWorkflowOperation(
+            BareJourney.run,
+            id=wid,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            task_queue=queue,
+        )
+        return lambda: client.execute_update_with_start_workflow(
+            BareJourney.apply, 1.0, start_workflow_operation=op
+        )
+
+    t = time.perf_counter()
+    await gated(conc, [call(w) for w in ids])
+    return time.perf_counter() - t
+
+
+async def bare_signals(client: Client, queue: str, ids: list[str], conc: int) -> float:
+    global HANDLED
+    HANDLED, t = 0, time.perf_counter()
+    await gated(
+        conc,
+        [
+            (
+                lambda w=w: client.start_workflow(
+                    BareJourney.run, id=w, task_queue=queue, start_signal="score", start_signal_args=[1.0]
+                )
+            )
+            for w in ids
+        ],
+    )
+
+    async def done() -> bool:
+        return len(ids) <= HANDLED
+
+    await until(done)
+    return time.perf_counter() - t
+
+
+def write_csv(path: Path, ids: list[str], score: float) -> Path:
+    path.write_text("account_id,score\n" + "".join(f"{a},{score}\n" for a in ids))
+    return path
+
+
+async def run(args) -> list[dict]:
+    rows: list[dict] = []
+    acc = load_account(REPO_ROOT / "examples" / "acme.yaml", load_team(REPO_ROOT / "team.yaml"))
+    tmp = Path(tempfile.mkdtemp())
+    async with await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        search_attributes=SEARCH_ATTRIBUTE_KEYS,
+        dev_server_existing_path=dev_server_path(),
+        dev_server_extra_args=["--dynamic-config-value", "limit.workflowExecution.maxInFlightUpdates=100"],
+    ) as env:
+        client, run_id = env.client, uuid.uuid4().hex[:6]
+        settings = Settings(data_dir=tmp, task_queue=f"bench-ours-{run_id}", journey_search_attributes=True)
+        bare_q = f"bench-bare-{run_id}"
+        n, conc = args.accounts, args.concurrency
+
+        def row(name: str, ours_s: float, bare_s: float, unit: str, count: int) -> None:
+            r = dict(
+                row=name,
+                count=count,
+                ours=round(count / ours_s, 1),
+                bare=round(count / bare_s, 1),
+                unit=unit,
+                ratio=round(bare_s / ours_s, 2),
+            )
+            rows.append(r)
+            print(f"{name:24} {r['ours']:>9} {r['bare']:>9} {unit:12} {r['ratio']:>5}", flush=True)
+
+        print(f"{'row':24} {'ours':>9} {'bare':>9} {'unit':12} {'ratio':>5}")
+        async with (
+            build_worker(client, settings),
+            Worker(
+                client,
+                task_queue=bare_q,
+                workflows=[BareJourney, BareDeal, BarePlay],
+                activities=[bare_email],
+            ),
+        ):
+            # new accounts: the first update starts the journey (kept until the deal closes)
+            new = [f"new-{run_id}-{i}" for i in range(n)]
+            t = time.perf_counter()
+            await import_scores(client, settings, write_csv(tmp / "new.csv", new, 80), concurrency=conc)
+            ours = time.perf_counter() - t
+            bare = await bare_updates(client, bare_q, [f"bare-new-{run_id}-{i}" for i in range(n)], conc)
+            row("first-update-new", ours, bare, "updates/s", n)
+
+            # deal path: webhook's service call → journey → onboarding → welcome email (outbox)
+            d = args.deals
+            emails = settings.outbox_dir / "email"
+            t = time.perf_counter()
+            await gated(
+                conc,
+                [
+                    (
+                        lambda i=i: journeys.deal_closed(
+                            client, settings, acc.model_copy(update={"id": f"deal-{run_id}-{i}"}), f"d-{i}"
+                        )
+                    )
+                    for i in range(d)
+                ],
+            )
+
+            async def welcomed() -> bool:
+                return emails.exists() and sum(1 for p in emails.glob("*onboarding*")) >= d
+
+            await until(welcomed)
+            ours = time.perf_counter() - t
+            global HANDLED
+            HANDLED, t = 0, time.perf_counter()
+            await gated(
+                conc,
+                [
+                    (
+                        lambda i=i: client.start_workflow(
+                            BareDeal.run, str(i), id=f"bare-deal-{run_id}-{i}", task_queue=bare_q
+                        )
+                    )
+                    for i in range(d)
+                ],
+            )
+
+            async def bare_done() -> bool:
+                return d <= HANDLED
+
+            await until(bare_done)
+            row("deal-path", ours, time.perf_counter() - t, "deals/s", d)
+
+            # existing journeys (their deal closed above): import and feed
+            existing = [f"deal-{run_id}-{i}" for i in range(d)]
+            reps = max(1, n // d)
+            t = time.perf_counter()
+            for k in range(reps):
+                await import_scores(
+                    client, settings, write_csv(tmp / f"ex{k}.csv", existing, 70 + k % 20), concurrency=conc
+                )
+            ours = time.perf_counter() - t
+            bare_ids = [f"bare-ex-{run_id}-{i}" for i in range(d)]
+            await bare_updates(client, bare_q, bare_ids, conc)  # they exist first, as ours do
+            t = time.perf_counter()
+            for _ in range(reps):
+                await bare_updates(client, bare_q, bare_ids, conc)
+            row("ingest-existing-import", ours, time.perf_counter() - t, "updates/s", d * reps)
+
+            before = {a: (await journeys.journey_view(client, a)).updates for a in existing}
+            t = time.perf_counter()
+            for k in range(reps):
+                ups = [journeys.score_update(settings, score=60 + k % 30, source="feed")]
+                await gated(
+                    conc,
+                    [
+                        (lambda a=a: journeys.send_batch(client, settings, a, ups, f"feed-{run_id}-{k}"))
+                        for a in existing
+                    ],
+                )
+            for a in existing:  # measuring only: the feed itself does not wait
+
+                async def applied(a=a) -> bool:
+                    return (await journeys.journey_view(client, a)).updates >= before[a] + reps
+
+                await until(applied, 0.02)
+            ours = time.perf_counter() - t
+            bare = 0.0
+            for _ in range(reps):
+                bare += await bare_signals(client, bare_q, bare_ids, conc)
+            row("ingest-existing-feed", ours, bare, "updates/s", d * reps)
+
+        # memory: a fresh worker holding many idle journeys vs one holding idle bare workflows
+        w = args.waiting
+        base = rss_mb()
+        settings2 = Settings(
+            data_dir=tmp / "m", task_queue=f"bench-mem-{run_id}", journey_search_attributes=True
+        )
+        async with build_worker(client, settings2, max_cached_workflows=w + 100):
+            await import_scores(
+                client,
+                settings2,
+                write_csv(tmp / "mem.csv", [f"m-{run_id}-{i}" for i in range(w)], 80),
+                concurrency=conc,
+            )
+            ours_mb = max(rss_mb() - base, 0.1)
+        base = rss_mb()
+        async with Worker(
+            client, task_queue=bare_q + "-m", workflows=[BareJourney], max_cached_workflows=w + 100
+        ):
+            await bare_updates(client, bare_q + "-m", [f"bare-m-{run_id}-{i}" for i in range(w)], conc)
+            bare_mb = max(rss_mb() - base, 0.1)
+        rows.append(
+            dict(
+                row="memory-waiting",
+                count=w,
+                ours=round(ours_mb, 1),
+                bare=round(bare_mb, 1),
+                unit="MB RSS growth",
+                ratio=round(bare_mb / ours_mb, 2),
+            )
+        )
+        print(
+            f"{'memory-waiting':24} {ours_mb:>9.1f} {bare_mb:>9.1f} {'MB (max RSS)':12} {bare_mb / ours_mb:>5.2f}"
+        )
+    return rows
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--accounts", type=int, default=200, help="updates per ingestion row")
+    p.add_argument("--deals", type=int, default=60, help="deals (also the existing journeys)")
+    p.add_argument("--waiting", type=int, default=1000, help="idle journeys for the memory row")
+    p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--json", default="bench/results.json")
+    a = p.parse_args()
+    out = asyncio.run(run(a))
+    Path(a.json).write_text(json.dumps({"args": vars(a), "rows": out}, indent=2) + "\n")
+    print(f"written to {a.json}")
