@@ -45,7 +45,6 @@ from csrunner.domain.values import check_account_id, check_health_score, check_n
 from workflows.journey import AccountJourneyWorkflow
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTE_KEYS
 
-
 #: A journey's workflow task may carry a backlog of thousands of updates (a flood, a worker back
 #: after an outage) on a busy worker: 10 s (the default) timed out and replayed in a loop.
 TASK_TIMEOUT = timedelta(seconds=60)
