@@ -22,7 +22,6 @@ from datetime import timedelta
 from typing import Any, Optional
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from csrunner.domain import lifecycle
@@ -38,24 +37,17 @@ with workflow.unsafe.imports_passed_through():
         ScoreBatch,
         ScoreUpdate,
     )
-    from csrunner.domain.journey_rules import Kind, Outcome, RuleRequest
-    from workflows.journey_legacy import V1_RULES, LegacyHandlers
+    from workflows.journey_legacy import V1_RULES
+    from workflows.journey_recorded import RecordedHandlers
 
 RECORDED = "journey-recorded-decisions"
-#: A regular activity, not a local one: a workflow task holding local activities stays open, and
-#: under a stream of signals on a busy worker such tasks timed out and replayed in a loop. Queued
-#: score updates share one call, so this costs one activity per run of updates, not per update.
-#: Retried with backoff until it answers (a broken scoring model waits for a fix, updates queue).
-DECIDE_TIMEOUT = timedelta(seconds=10)
-SCORE_RUN = 100  # score updates decided in one call at most (bounds the recorded answer)
 #: Updates handled per workflow task before it yields (a 1 ms timer): a busy worker must still
 #: finish each task well inside its 10 s timeout.
 PER_TASK = 100
-DECIDE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=10))
 
 
 @workflow.defn
-class AccountJourneyWorkflow(LegacyHandlers):
+class AccountJourneyWorkflow(RecordedHandlers):
     @workflow.init
     def __init__(self, inp: JourneyInput) -> None:
         # The loop's own limits (budgets, sizes) shape its commands: workflow code, pinned.
@@ -204,156 +196,6 @@ class AccountJourneyWorkflow(LegacyHandlers):
             }
         )
         await handlers[m.kind](m)
-
-    def _request(self, kind: Kind, m=None, messages=()) -> RuleRequest:
-        st = self.state
-        slim = st.model_copy(
-            update=dict(
-                inbox=[],
-                waiting=[],
-                timeline=[],
-                account=None,
-                deals={},
-                model=None,
-                published=[],
-                batches=[],
-            )
-        )
-        return RuleRequest(
-            kind=kind,
-            state=slim,
-            has_account=st.account is not None,
-            message=m,
-            messages=list(messages),
-            now=workflow.now(),
-        )
-
-    async def _decide(self, kind: Kind, m=None) -> Outcome:
-        """The rules as the worker has them now, on the state as it is (the answer is recorded)."""
-        out = await workflow.execute_activity(
-            "journey_decide",
-            self._request(kind, m),
-            result_type=Outcome,
-            start_to_close_timeout=DECIDE_TIMEOUT,
-            retry_policy=DECIDE_RETRY,
-        )
-        self._hashes(out)
-        return out
-
-    async def _score_run(self) -> int:
-        """The score updates at the head of the queue, decided in one call (up to the first with
-        effects), then applied one by one; returns how many were handled."""
-        st = self.state
-        run = []
-        for m in st.inbox[:SCORE_RUN]:
-            if m.kind != "score":
-                break
-            run.append(m)
-        outs = await workflow.execute_activity(
-            "journey_decide_scores",
-            self._request("score", messages=run),
-            result_type=list[Outcome],
-            start_to_close_timeout=DECIDE_TIMEOUT,
-            retry_policy=DECIDE_RETRY,
-        )
-        self._hashes(outs[0])
-        for m, out in zip(run, outs, strict=False):  # the answer may stop early
-            self.current = st.inbox.pop(0)  # m: only this loop takes from the queue's head
-            await self._score(m, out)
-        return len(outs)
-
-    def _hashes(self, out: Outcome) -> None:
-        st = self.state
-        if out.model_hash != st.model_hash or out.rules_hash != st.rules_hash:
-            if st.model_hash:  # not on the first decision
-                self._event(
-                    "rules",
-                    f"decided with scoring model {out.model_hash} and rules {out.rules_hash} "
-                    f"(was {st.model_hash} / {st.rules_hash})",
-                )
-            st.model_hash, st.rules_hash = out.model_hash, out.rules_hash
-
-    async def _deal(self, m: DealClosed) -> None:
-        st, first = self.state, self.state.account is None
-        st.account = m.account  # the latest CRM data, for plays started from now on
-        if not first:
-            return self._event(
-                "deal_closed", f"deal {m.deal_id} closed; recorded (lifecycle already running)"
-            )
-        st.closed_at = m.closed_at
-        self._event("deal_closed", f"deal {m.deal_id} closed: lifecycle started", {"deal_id": m.deal_id})
-        plays = {p.slot: p for p in (await self._decide("deal")).starts}
-        onboarding = await self._start(
-            "onboarding", lifecycle.ONBOARDING, f"deal {m.deal_id} closed", play=plays["onboarding"]
-        )
-        if onboarding:
-            st.onboarding_until = onboarding.ends_at
-            self._hold_timer()
-        await self._start("nps", lifecycle.NPS, plays["nps"].reason, play=plays["nps"])
-        st.inbox[0:0], st.waiting = st.waiting, []  # what arrived before the deal, in order
-
-    async def _score(self, m: ScoreUpdate, out: Outcome) -> None:
-        st = self.state
-        if out.error or out.observation is None or out.band is None:
-            st.rejected += 1
-            return self._event(
-                "rejected", f"update rejected, nothing applied: {out.error}", {"source": m.source}
-            )
-        obs, band, fired = out.observation, out.band, out.fired
-        prev = st.band
-        items = [*st.history, obs]
-        st.updates += 1
-        st.score, st.band, st.band_rank, st.score_note = obs.score, band.name, band.rank, out.note
-        st.metrics.update(m.metrics)
-        st.last_update_at = m.at
-        st.history = [items[i] for i in out.history_keep]
-        changed = band.name != prev
-        self._score_event(obs.score, band.name, prev, changed, fired, out.note, m.source)
-        if fired:
-            st.last_triggers = fired
-            await self._alert(fired, prev, m.source)
-        by_id = {p.workflow_id: p for p in st.plays}
-        for wid in out.drop:
-            self._preempt(by_id[wid], f"band fell from {prev} to {band.name}")
-        await self._decided_retention(out, changed)
-        if changed:
-            self._publish()
-
-    async def _retention(self, speak: bool) -> None:
-        await self._decided_retention(await self._decide("retention"), speak)
-
-    async def _decided_retention(self, out: Outcome, speak: bool) -> None:
-        st = self.state
-        if out.decision is None:
-            return
-        if out.referral_ask:  # the healthy play's referral / case-study email goes out with it
-            st.referral_asked_at = workflow.now()
-        facts = dict(
-            band=out.band.name if out.band else st.band,
-            score=st.score,
-            referral_ask=out.referral_ask,
-            triggers=[t.name for t in st.last_triggers],
-        )
-        await self._apply(out.decision, "retention", speak, facts, out.starts)
-
-    async def _nps(self, m: NpsAnswer) -> None:
-        out = await self._decide("nps", m)
-        rec = self._nps_record(m, out.category)
-        if out.category == "detractor" and out.decision is not None:
-            facts = dict(nps_score=m.score, nps_comment=m.comment)
-            await self._apply(out.decision, "recovery", True, facts, out.starts)
-        elif out.category == "promoter":
-            if out.referral_due:
-                await self._referral(rec, out.referral_why)
-            else:
-                self._event("referral", f"no referral ask: {out.referral_why}")
-
-    async def _expansion(self, m: ExpansionSignal) -> None:
-        self._expansion_event(m)
-        out = await self._decide("expansion", m)
-        if out.decision is not None:
-            facts = dict(signal=m.signal, detail=m.detail)
-            await self._apply(out.decision, "expansion", True, facts, out.starts)
 
     @workflow.query
     def view(self) -> JourneyView:
