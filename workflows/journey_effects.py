@@ -184,7 +184,7 @@ class JourneyEffects:
         st, acc = self.state, self._account()
         n = st.counters["referral"] = st.counters.get("referral", 0) + 1
         try:
-            mail = await workflow.execute_activity(  # type: ignore[call-overload]
+            mail = await workflow.execute_activity(
                 "send_email",
                 EmailRequest(
                     key=f"{workflow.info().workflow_id}/referral-email/{n}",
