@@ -318,7 +318,7 @@ async def run(args) -> list[dict]:
             )
         )
         print(
-            f"{'memory-waiting':24} {ours_mb:>9.1f} {bare_mb:>9.1f} {'MB (max RSS)':12} {bare_mb / ours_mb:>5.2f}"
+            f"{'memory-waiting':24} {ours_mb:>9.1f} {bare_mb:>9.1f} {'MB RSS':12} {bare_mb / ours_mb:>5.2f}"
         )
     return rows
 
