@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
         RunView,
     )
     from csrunner.domain.migration import plan_migration
-    from workflows import common
+    from workflows import common, holdout
     from workflows.pending import PendingWork
     from workflows.run import PlaybookRun
 
@@ -115,6 +115,8 @@ class PlaybookWorkflow(PlaybookRun):
         contact = self.inp.account.contact(step.to)
         if contact is None:
             return await self.work.failed(step, f"the account has no contact with role '{step.to}'")
+        if holdout.held_out_of_email(self.inp.account.id, self.defn):
+            return self.record(step.id, "email", "held_out", reason=holdout.REASON)
         try:
             res = await workflow.execute_activity(
                 "send_email",

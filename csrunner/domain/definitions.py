@@ -195,6 +195,13 @@ class PlaybookDefinition(Strict):
     default_time: LocalTime = "09:00"
     #: How long a run stays open after its last step for tasks still pending.
     linger_days: int = Field(7, ge=0)
+    holdout_percent: float = Field(
+        0,
+        ge=0,
+        le=50,
+        description="Share of accounts (chosen by a stable hash of account id + playbook id) that get "
+        "this play's tasks and Slack but not its customer emails: the control group of `csr report`.",
+    )
     steps: list[Step] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -214,7 +221,10 @@ class PlaybookDefinition(Strict):
 
     @property
     def content_hash(self) -> str:
-        raw = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        data = self.model_dump(mode="json")
+        if not self.holdout_percent:  # playbooks without a holdout keep the hash they always had
+            del data["holdout_percent"]
+        raw = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(raw).hexdigest()[:12]
 
     def references(self) -> list[tuple[int, str, str]]:

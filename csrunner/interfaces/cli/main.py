@@ -250,3 +250,7 @@ from csrunner.interfaces.cli.journey import COMMANDS as _JOURNEY_COMMANDS  # noq
 
 for _command in _JOURNEY_COMMANDS:
     main.add_command(_command)
+from csrunner.interfaces.cli.report import COMMANDS as _REPORT_COMMANDS  # noqa: E402
+
+for _command in _REPORT_COMMANDS:
+    main.add_command(_command)

@@ -15,7 +15,7 @@ from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 
 from csrunner.config.settings import ServiceConfig, Settings
-from csrunner.interfaces.web import api, docs, errors, feeds, inbox, slack_buttons, webhooks
+from csrunner.interfaces.web import api, dashboard, docs, errors, feeds, inbox, slack_buttons, webhooks
 from csrunner.interfaces.web.errors import ServiceError
 from csrunner.interfaces.web.guard import Guard
 from csrunner.interfaces.web.models import Health
@@ -49,6 +49,7 @@ def create_app(
     for router in (webhooks.router, webhooks.deal_router, feeds.router, slack_buttons.router, api.router):
         app.include_router(router)
     app.include_router(inbox.router)
+    app.include_router(dashboard.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     docs.install(app)
 

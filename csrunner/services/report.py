@@ -1,0 +1,208 @@
+"""`csr report` and the inbox dashboard: journeys and open runs gathered from Temporal (visibility,
+then their `view` queries, a bounded number at a time), turned into snapshots by small adapters,
+and the KPIs computed by csrunner/domain/kpis.py. Scoped like everything else: a CSM sees their
+accounts, a manager their team, ops and executives all."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, Optional, TypeVar
+
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from csrunner.config.accounts import Team, TeamMember
+from csrunner.config.catalog import Catalog
+from csrunner.config.settings import Settings
+from csrunner.domain.effectiveness import held_out
+from csrunner.domain.journey_messages import JourneyView
+from csrunner.domain.kpis import Report, compute
+from csrunner.domain.messages import RunView
+from csrunner.domain.snapshots import AccountSnapshot, BandAt, NpsAt, PendingSnapshot, PlaySnapshot
+from csrunner.services.journeys import default_model, search_attributes_supported
+from csrunner.services.runs import member, sees, view
+from workflows.journey import AccountJourneyWorkflow
+
+T = TypeVar("T")
+#: a band change in the journey's timeline: "score 72 (at_risk, was healthy)"
+_BAND = re.compile(r"^score [0-9.]+ \(([A-Za-z0-9_-]+)")
+FIRST_VALUE = "first_value_reached"
+
+
+# --- adapters: the only code that knows the views' shapes ---------------------------------------
+def first_value_at(run: RunView) -> Optional[datetime]:
+    """When onboarding's task recorded first value as reached (None: not yet, or not reached)."""
+    if run.facts.get(FIRST_VALUE) is not True:
+        return None
+    done = [r for r in run.timeline if r.outcome == "completed" and r.detail.get("value") is True]
+    return done[-1].at if done else None
+
+
+def account_snapshot(
+    v: JourneyView, holdouts: dict[str, float], first_value: Optional[datetime] = None
+) -> AccountSnapshot:
+    bands = [
+        BandAt(at=e.at, band=m.group(1))
+        for e in v.timeline
+        if e.kind == "score" and (m := _BAND.match(e.text))
+    ]
+    if v.band and (not bands or bands[-1].band != v.band) and v.last_update_at:
+        bands.append(BandAt(at=v.last_update_at, band=v.band))  # older changes fell off the timeline
+    return AccountSnapshot(
+        account_id=v.account_id,
+        account_name=v.account_name,
+        csm_id=v.csm_id,
+        phase=v.phase,
+        closed_at=v.closed_at,
+        score=v.score,
+        band=v.band,
+        bands=bands,
+        nps=[NpsAt(at=n.at, score=n.score) for n in v.nps],
+        plays=[
+            PlaySnapshot(
+                playbook=p.playbook,
+                started_at=p.started_at,
+                status=p.status,
+                held_out=held_out(v.account_id, p.playbook, holdouts.get(p.playbook, 0)),
+            )
+            for p in v.plays
+        ],
+        first_value_at=first_value,
+        escalations=[e.at for e in v.timeline if e.kind == "alert"],
+        expansion_signal=next((e.text for e in reversed(v.timeline) if e.kind == "expansion_signal"), ""),
+    )
+
+
+def pending_snapshots(wid: str, csm_id: str, run: RunView) -> list[PendingSnapshot]:
+    return [
+        PendingSnapshot(
+            account_id=run.account_id,
+            csm_id=csm_id,
+            workflow_id=wid,
+            step_id=p.step_id,
+            kind=p.kind,
+            assignee=p.assignee,
+            due_at=p.due_at,
+        )
+        for p in run.pending
+    ]
+
+
+# --- gathering -------------------------------------------------------------------------------------
+def scope_of(team: Team, person_id: str) -> tuple[TeamMember, Optional[set[str]]]:
+    """Who asks and the CSM ids they see (None: all). Unknown people are refused."""
+    who = member(team, person_id)
+    return who, sees(team, who)
+
+
+def _query(kind: str, scope: Optional[set[str]], with_sa: bool, running: bool = False) -> str:
+    q = f"WorkflowType = '{kind}'" + (" AND ExecutionStatus = 'Running'" if running else "")
+    if scope is not None and with_sa:
+        q += f" AND CsmId IN ({', '.join(repr(c) for c in sorted(scope)) or repr('')})"
+    return q
+
+
+async def _bounded(limit: int, jobs: list[Callable[[], Awaitable[T]]]) -> list[Optional[T]]:
+    sem = asyncio.Semaphore(limit)
+
+    async def one(job: Callable[[], Awaitable[T]]) -> Optional[T]:
+        async with sem:
+            try:
+                return await job()
+            except RPCError:
+                return None  # gone between list and query, or closed with no worker to replay it
+            except Exception as e:  # a query the run could not answer: counted, not fatal
+                if type(e).__name__.startswith("WorkflowQuery"):
+                    return None
+                raise
+
+    return await asyncio.gather(*(one(j) for j in jobs))
+
+
+async def gather(
+    client: Client,
+    settings: Settings,
+    catalog: Catalog,
+    scope: Optional[set[str]],
+    now: datetime,
+    concurrency: int = 32,
+) -> Report:
+    with_sa = await search_attributes_supported(client, settings)
+    holdouts = {pid: d.holdout_percent for pid, d in catalog.definitions.items()}
+    ids = [w.id async for w in client.list_workflows(_query("AccountJourneyWorkflow", scope, with_sa))]
+
+    def journey(wid: str) -> Callable[[], Awaitable[JourneyView]]:
+        return lambda: client.get_workflow_handle(wid).query(AccountJourneyWorkflow.view)
+
+    views = [v for v in await _bounded(concurrency, [journey(w) for w in ids]) if v is not None]
+    views = [v for v in views if scope is None or v.csm_id in scope]
+    onboarding = {v.account_id: p.workflow_id for v in views for p in v.plays if p.playbook == "onboarding"}
+
+    def run(wid: str) -> Callable[[], Awaitable[RunView]]:
+        return lambda: view(client, wid)
+
+    runs = await _bounded(concurrency, [run(w) for w in onboarding.values()])
+    first = {acc: first_value_at(r) for acc, r in zip(onboarding, runs, strict=True) if r is not None}
+    accounts = [account_snapshot(v, holdouts, first.get(v.account_id)) for v in views]
+    mine = {a.account_id: a.csm_id for a in accounts}
+
+    open_runs: list[tuple[str, Any]] = [
+        (w.id, w) async for w in client.list_workflows(_query("PlaybookWorkflow", scope, with_sa, True))
+    ]
+    open_views = await _bounded(concurrency, [run(wid) for wid, _ in open_runs])
+    pending = [
+        p
+        for (wid, _), r in zip(open_runs, open_views, strict=True)
+        if r is not None and (scope is None or r.account_id in mine)
+        for p in pending_snapshots(wid, mine.get(r.account_id, ""), r)
+    ]
+    ranks = {b.name: b.rank for b in default_model(settings).bands}
+    return compute(accounts, pending, now, ranks)
+
+
+# --- flat rows: the table, the CSV -----------------------------------------------------------------
+ROW_FIELDS = ("section", "name", "value", "target", "status", "basis")
+
+
+def _num(v: Optional[float], unit: str = "") -> str:
+    if v is None:
+        return ""
+    return (f"{v:g}" if v != int(v) else f"{int(v)}") + (f" {unit}" if unit else "")
+
+
+def rows(r: Report) -> list[dict[str, str]]:
+    """Every number of the report as (section, name, value, target, status, basis) rows."""
+    out: list[dict[str, str]] = []
+
+    def add(section: str, name: str, value: str, target: str = "", status: str = "", basis: str = ""):
+        out.append(dict(zip(ROW_FIELDS, (section, name, value, target, status, basis), strict=True)))
+
+    add("portfolio", "accounts", str(r.accounts), basis=f"as of {r.as_of:%Y-%m-%d %H:%M} UTC")
+    for band, n in sorted(r.by_band.items()):
+        add("band", band, str(n))
+    for phase, n in sorted(r.by_phase.items()):
+        add("phase", phase, str(n))
+    for k in [*r.kpis, *r.nps_by_csm.values()]:
+        status = "no data" if k.no_data else "" if k.met is None else "met" if k.met else "missed"
+        add("kpi", k.name, _num(k.value, k.unit), k.target, status, k.no_data or k.basis)
+    for w in r.work:
+        add("work", w.person, f"{w.approvals} approvals, {w.tasks} tasks", status=f"{w.overdue} overdue")
+    for csm, n in r.escalations_by_csm.items():
+        add("escalations (30 days)", csm, str(n))
+    for p in r.plays:
+        for arm, a in (("emailed", p.emailed), ("held out", p.held_out)):
+            if a.runs:
+                add(
+                    "play",
+                    f"{p.playbook} ({arm})",
+                    f"{a.runs} runs",
+                    status=f"band improved in {_num(a.improved_pct, '%') or 'n/a'}",
+                    basis=f"{a.improved} of {a.measured} measured (30 days over); "
+                    f"completion {_num(p.completion_pct, '%') or 'none ended'}",
+                )
+    for week, counts in r.band_trend:
+        add("trend", f"{week:%Y-%m-%d}", ", ".join(f"{b} {n}" for b, n in sorted(counts.items())))
+    return out
