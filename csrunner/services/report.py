@@ -98,10 +98,17 @@ def scope_of(team: Team, person_id: str) -> tuple[TeamMember, Optional[set[str]]
     return who, sees(team, who)
 
 
+_ID = re.compile(r"[A-Za-z0-9._:@/|-]{1,200}")
+
+
 def _query(kind: str, scope: Optional[set[str]], with_sa: bool, running: bool = False) -> str:
     q = f"WorkflowType = '{kind}'" + (" AND ExecutionStatus = 'Running'" if running else "")
     if scope is not None and with_sa:
-        q += f" AND CsmId IN ({', '.join(repr(c) for c in sorted(scope)) or repr('')})"
+        bad = [c for c in scope if not _ID.fullmatch(c)]
+        if bad:
+            raise ValueError(f"person id {bad[0]!r} cannot be used in a visibility query")
+        ids = ", ".join(f"'{c}'" for c in sorted(scope)) or "''"
+        q += f" AND CsmId IN ({ids})"
     return q
 
 

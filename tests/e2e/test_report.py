@@ -1,0 +1,61 @@
+"""`csr report`'s service on the real dev server: it gathers real journeys (visibility, then
+their views) and a CSM's report holds only their accounts and their pending work."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from e2e_helpers import account, eventually
+
+from csrunner.config.accounts import load_team
+from csrunner.config.settings import REPO_ROOT
+from csrunner.services.journeys import deal_closed, push_nps, push_score
+from csrunner.services.report import gather, scope_of
+from support import catalog
+
+
+def _csm(pid: str):
+    a = account()
+    return a.model_copy(update={"csm": a.csm.model_copy(update={"id": pid})})
+
+
+async def _report(stack, scope, want: int):
+    async def ready():
+        r = await gather(stack.client, stack.settings, catalog(), scope, datetime.now(UTC))
+        # visibility and the journeys' day-0 plays catch up within moments
+        return r if r.accounts == want and r.work and r.by_band.get("unscored", 0) == 0 else None
+
+    return await eventually(ready, timeout=30)
+
+
+async def test_the_report_gathers_real_journeys_scoped_to_the_csm(stack):
+    a_csm, b_csm = f"csm-{uuid.uuid4().hex[:6]}", f"csm-{uuid.uuid4().hex[:6]}"
+    mine = [_csm(a_csm), _csm(a_csm)]
+    other = _csm(b_csm)
+    for acct in [*mine, other]:
+        await deal_closed(stack.client, stack.settings, acct, f"deal-{acct.id}")
+    await push_score(stack.client, stack.settings, mine[0].id, score=45, source="test")
+    await push_score(stack.client, stack.settings, mine[1].id, score=85, source="test")
+    await push_score(stack.client, stack.settings, other.id, score=70, source="test")
+    await push_nps(stack.client, stack.settings, mine[0].id, 10)
+
+    r = await _report(stack, {a_csm}, want=2)
+    assert r.by_band == {"critical": 1, "healthy": 1}
+    assert r.by_phase == {"onboarding": 2}
+    assert r.kpi("NPS").value == 100.0 and list(r.nps_by_csm) == [a_csm]
+    assert r.kpi("health score average").value == 65.0
+    assert r.kpi("escalations (30 days)").value == 1  # the fall into critical alerted
+    assert {w.person for w in r.work} == {a_csm}  # day 0's kickoff tasks: only this CSM's
+    assert [(p.playbook, p.runs) for p in r.plays if p.playbook == "onboarding"] == [("onboarding", 2)]
+
+    both = await _report(stack, {a_csm, b_csm}, want=3)
+    assert both.by_band == {"critical": 1, "healthy": 1, "at_risk": 1}
+    assert {w.person for w in both.work} == {a_csm, b_csm}
+
+
+def test_who_sees_what():
+    team = load_team(REPO_ROOT / "team.yaml")
+    assert scope_of(team, "maria")[1] == {"maria"}
+    assert scope_of(team, "carlos")[1] == {"carlos", "maria", "tom"}
+    assert scope_of(team, "olga")[1] is None
