@@ -61,6 +61,11 @@ class Report(BaseModel):
         return next(k for k in self.kpis if k.name == name)
 
 
+def _known(a: AccountSnapshot, when: datetime) -> bool:
+    """The account counts in a week once its deal had closed or it had a score."""
+    return bool((a.closed_at and a.closed_at <= when) or band_at(a, when))
+
+
 def _nps_kpi(name: str, accounts: list[AccountSnapshot]) -> Kpi:
     latest = [a.nps[-1].score for a in accounts if a.nps]  # each account's latest answer
     if not latest:
@@ -152,7 +157,7 @@ def compute(
 ) -> Report:
     """The report as of `now`; `ranks` maps band name → rank (higher = healthier)."""
     weeks = [now - timedelta(weeks=k) for k in range(WEEKS - 1, -1, -1)]
-    trend = [(w, dict(Counter(band_at(a, w) or "unscored" for a in accounts))) for w in weeks]
+    trend = [(w, dict(Counter(band_at(a, w) or "unscored" for a in accounts if _known(a, w)))) for w in weeks]
     since = now - timedelta(days=ESCALATION_DAYS)
     escalations: Counter[str] = Counter()
     for a in accounts:

@@ -99,6 +99,13 @@ def test_bands_phases_and_the_12_week_trend():
     assert [c for _, c in r.band_trend] == [{"at_risk": 50}] * 9 + [r.by_band] * 3
 
 
+def test_an_account_counts_in_the_trend_from_its_deal_or_first_score():
+    new = AccountSnapshot(account_id="new", phase="onboarding", closed_at=NOW - 10 * D)  # no score
+    trend = [c for _, c in compute([account(1), new], [], NOW, RANKS).band_trend]
+    both = {"at_risk": 1, "unscored": 1}
+    assert trend == [{"at_risk": 1}] * 10 + [both, both]  # week ends 7 and 0 days ago
+
+
 def test_nps_portfolio_and_per_csm_against_the_seed_targets():
     r = report()
     # Latest answers: 13 promoters (i%4==0), 13 passives, 12 detractors; 12 never answered.
