@@ -59,3 +59,33 @@ def test_who_sees_what():
     assert scope_of(team, "maria")[1] == {"maria"}
     assert scope_of(team, "carlos")[1] == {"carlos", "maria", "tom"}
     assert scope_of(team, "olga")[1] is None
+
+
+async def test_csr_report_as_a_csm_in_csv_json_and_a_table(stack):
+    import csv
+    import io
+    import json
+
+    from test_cli_rights import csr
+
+    acct = account()  # CSM maria
+    await deal_closed(stack.client, stack.settings, acct, f"deal-{acct.id}")
+    await push_score(stack.client, stack.settings, acct.id, score=45, source="test")
+
+    async def in_report():
+        done = await csr(stack, "report", "--as", "maria", "--json")
+        return done.returncode == 0 and json.loads(done.stdout)["by_band"].get("critical") and done
+
+    data = json.loads((await eventually(in_report, timeout=30)).stdout)
+    assert set(data["nps_by_csm"]) == {"maria"}  # a CSM's report: their accounts only
+    rows = list(csv.DictReader(io.StringIO((await csr(stack, "report", "--as", "maria", "--csv")).stdout)))
+    renewals = next(r for r in rows if r["name"] == "renewals due (90 days)")
+    assert (renewals["value"], renewals["status"]) == ("", "no data")
+    assert any(r["section"] == "band" and r["name"] == "critical" for r in rows)
+    table = await csr(stack, "report", "--as", "maria")
+    assert table.returncode == 0 and "Team report for maria" in table.stdout
+    nobody = await csr(stack, "report", "--as", "nobody")
+    assert nobody.returncode == 1
+    assert nobody.stderr.strip() == (
+        "Error: --as 'nobody' is not a person in the team file (known: maria, tom, carlos, elena, olga)"
+    )
