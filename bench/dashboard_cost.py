@@ -1,0 +1,168 @@
+"""What the team dashboard costs: time to gather the report from Temporal and to render the page.
+
+    .venv/bin/python bench/dashboard_cost.py [--accounts 10000] [--journeys 1000] [--concurrency 32]
+
+1. Synthetic: ACCOUNTS account snapshots (bands, NPS, plays, escalations) and their pending work
+   → the KPIs (csrunner/domain/kpis.py) → the dashboard HTML with its SVG charts. No Temporal.
+2. Real: a dev server with our search attributes and a worker; JOURNEYS accounts' deals close
+   (each starts its journey and onboarding) and get a health score; then the report is gathered
+   as ops (visibility listing + one `view` query per journey, per onboarding run and per open run,
+   CONCURRENCY at a time) and rendered. Skipped with --journeys 0."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from csrunner.config.accounts import load_account, load_team
+from csrunner.config.catalog import load_catalog
+from csrunner.config.settings import REPO_ROOT, Settings
+from csrunner.domain.kpis import Report, compute
+from csrunner.domain.snapshots import AccountSnapshot, BandAt, NpsAt, PendingSnapshot, PlaySnapshot
+from csrunner.interfaces.web.dashboard import chart_set
+from csrunner.interfaces.web.inbox import templates
+from csrunner.services.journeys import deal_closed, push_score
+from csrunner.services.report import gather
+from csrunner.services.temporal import dev_server_path
+from worker import build_worker
+from workflows.search_attributes import ALL as SEARCH_ATTRIBUTE_KEYS
+
+BANDS = ["critical", "at_risk", "healthy"]
+RANKS = {"critical": 1, "at_risk": 2, "healthy": 3}
+CSMS = ["maria", "tom"]
+
+
+def render(r: Report) -> str:
+    return templates.get_template("dashboard.html").render(
+        r=r, charts=chart_set(r), who=None, flash="", problem="", person_name=lambda p: p
+    )
+
+
+def synthetic(n: int, now: datetime) -> tuple[list[AccountSnapshot], list[PendingSnapshot]]:
+    rnd = random.Random(11)  # the same portfolio every run
+    accounts, pending = [], []
+    for i in range(n):
+        closed = now - timedelta(days=rnd.randint(1, 200))
+        bands = [
+            BandAt(at=closed + timedelta(days=d), band=rnd.choice(BANDS))
+            for d in sorted(rnd.sample(range(200), 4))
+        ]
+        plays = [
+            PlaySnapshot(
+                playbook="onboarding", started_at=closed, status=rnd.choice(["completed", "running"])
+            )
+        ]
+        plays += [
+            PlaySnapshot(
+                playbook=rnd.choice(["retention-at-risk", "retention-critical", "nps"]),
+                started_at=closed + timedelta(days=rnd.randint(0, 150)),
+                status="completed",
+                held_out=rnd.random() < 0.2,
+            )
+            for _ in range(3)
+        ]
+        accounts.append(
+            AccountSnapshot(
+                account_id=f"acc-{i:05d}",
+                csm_id=CSMS[i % 2],
+                phase=rnd.choice(["onboarding", "lifecycle"]),
+                closed_at=closed,
+                score=rnd.randint(20, 100),
+                band=bands[-1].band,
+                bands=bands,
+                nps=[NpsAt(at=now - timedelta(days=rnd.randint(1, 90)), score=rnd.randint(0, 10))],
+                plays=plays,
+                first_value_at=closed + timedelta(days=rnd.randint(3, 30)),
+                escalations=[now - timedelta(days=rnd.randint(1, 90))],
+            )
+        )
+        pending.append(
+            PendingSnapshot(
+                account_id=f"acc-{i:05d}",
+                csm_id=CSMS[i % 2],
+                workflow_id=f"journey:acc-{i:05d}/onboarding/1",
+                step_id="day0-kickoff",
+                kind="task",
+                assignee=CSMS[i % 2],
+                due_at=now + timedelta(hours=rnd.randint(-48, 48)),
+            )
+        )
+    return accounts, pending
+
+
+def timed(label: str, fn):
+    t = time.perf_counter()
+    out = fn()
+    print(f"  {label}: {time.perf_counter() - t:.2f} s", flush=True)
+    return out
+
+
+async def real(n: int, concurrency: int) -> None:
+    account = load_account(REPO_ROOT / "examples" / "acme.yaml", load_team(REPO_ROOT / "team.yaml"))
+    catalog = load_catalog(REPO_ROOT / "playbooks", REPO_ROOT / "email_templates")
+    async with await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        search_attributes=SEARCH_ATTRIBUTE_KEYS,
+        dev_server_existing_path=dev_server_path(),
+        dev_server_log_level="error",
+    ) as env:
+        client = env.client
+        settings = Settings(data_dir=Path(tempfile.mkdtemp()), task_queue="bench-dashboard")
+        async with build_worker(client, settings):
+            sem = asyncio.Semaphore(64)
+
+            async def one(i: int) -> None:
+                acct = account.model_copy(update={"id": f"acc-{i:05d}"})
+                async with sem:
+                    await deal_closed(client, settings, acct, f"deal-{i}")
+                    await push_score(client, settings, acct.id, score=(i * 37) % 101, source="bench")
+
+            t = time.perf_counter()
+            await asyncio.gather(*(one(i) for i in range(n)))
+            print(f"  {n} deals closed and scored in {time.perf_counter() - t:.1f} s", flush=True)
+            while True:  # until visibility lists them all with their band
+                listed = [w async for w in client.list_workflows("WorkflowType = 'AccountJourneyWorkflow'")]
+                banded = [w async for w in client.list_workflows("Band IS NOT NULL")]
+                if len(listed) >= n and len(banded) >= n:
+                    break
+                await asyncio.sleep(1)
+            for k in range(2):
+                t = time.perf_counter()
+                r = await gather(client, settings, catalog, None, datetime.now(UTC), concurrency)
+                gathered = time.perf_counter() - t
+                html = timed("render", lambda r=r: render(r))
+                print(
+                    f"  gather #{k + 1} (ops, {r.accounts} accounts, "
+                    f"{sum(w.tasks + w.approvals for w in r.work)} pending items): {gathered:.2f} s; "
+                    f"page {len(html) / 1024:.0f} KiB",
+                    flush=True,
+                )
+
+
+def main(accounts: int, journeys: int, concurrency: int) -> None:
+    now = datetime.now(UTC)
+    print(f"synthetic: {accounts} accounts")
+    snaps, pending = timed("build snapshots", lambda: synthetic(accounts, now))
+    r = timed("compute KPIs", lambda: compute(snaps, pending, now, RANKS))
+    html = timed("render the page", lambda: render(r))
+    print(f"  page: {len(html) / 1024:.0f} KiB")
+    if journeys:
+        print(f"real: {journeys} journeys on a dev server (concurrency {concurrency})")
+        asyncio.run(real(journeys, concurrency))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=10_000)
+    parser.add_argument("--journeys", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    main(args.accounts, args.journeys, args.concurrency)
