@@ -9,7 +9,7 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Optional
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from csrunner.domain.snapshots import AccountSnapshot, band_at
 
@@ -42,8 +42,8 @@ class PlayEffect(BaseModel):
     runs: int = 0
     completed: int = 0
     ended: int = 0
-    emailed: Arm = Arm()
-    held_out: Arm = Arm()
+    emailed: Arm = Field(default_factory=Arm)
+    held_out: Arm = Field(default_factory=Arm)
 
     @property
     def completion_pct(self) -> Optional[float]:
@@ -65,7 +65,7 @@ def play_effects(accounts: list[AccountSnapshot], now: datetime, ranks: dict[str
     effects: dict[str, PlayEffect] = {}
     for a in accounts:
         for p in a.plays:
-            e = effects.setdefault(p.playbook, PlayEffect(playbook=p.playbook))
+            e = effects.get(p.playbook) or effects.setdefault(p.playbook, PlayEffect(playbook=p.playbook))
             e.runs += 1
             e.ended += p.status != "running"
             e.completed += p.status == "completed"

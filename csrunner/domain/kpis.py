@@ -164,7 +164,7 @@ def compute(
         escalations[a.csm_id] += sum(since <= e <= now for e in a.escalations)
     work: dict[str, PersonWork] = {}
     for p in pending:
-        w = work.setdefault(p.assignee, PersonWork(person=p.assignee))
+        w = work.get(p.assignee) or work.setdefault(p.assignee, PersonWork(person=p.assignee))
         if p.kind == "approval":
             w.approvals += 1
         else:
