@@ -89,6 +89,8 @@ class ServiceConfig(BaseSettings):
     api_tokens_file: Optional[Path] = None
     #: Longest a request waits on Temporal before answering 503 (the sender retries).
     temporal_timeout: float = 8.0
+    #: Longest the inbox dashboard gathers its report (a query per journey and open run).
+    report_timeout: float = 120.0
     #: Secure cookies for the inbox (set when served over https).
     inbox_secure_cookies: bool = False
     #: Largest request body (413 beyond, checked before reading); feed batches get the second.

@@ -7,12 +7,12 @@ import uuid
 from datetime import UTC, datetime
 
 from e2e_helpers import account, eventually
+from support import catalog
 
 from csrunner.config.accounts import load_team
 from csrunner.config.settings import REPO_ROOT
 from csrunner.services.journeys import deal_closed, push_nps, push_score
 from csrunner.services.report import gather, scope_of
-from support import catalog
 
 
 def _csm(pid: str):

@@ -55,7 +55,7 @@ async def dashboard(request: Request):
     try:
         client = await svc.client()
         catalog = live(svc.settings, load_catalog(svc.settings.playbooks_dir, svc.settings.templates_dir))
-        async with temporal_call(svc, "gathering the dashboard"):
+        async with temporal_call(svc, "gathering the dashboard", svc.config.report_timeout):
             report = await gather(client, svc.settings, catalog, team_of(svc, who), datetime.now(UTC))
     except ServiceError as e:
         problem, status = e.message, e.status

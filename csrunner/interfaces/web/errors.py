@@ -81,15 +81,16 @@ async def _reachable(address: str) -> bool:
 
 
 @asynccontextmanager
-async def temporal_call(svc, what: str):
+async def temporal_call(svc, what: str, timeout: float | None = None):
     """Around every Temporal call: a bounded wait, and failures mapped to clear answers."""
+    timeout = timeout or svc.config.temporal_timeout
     try:
-        async with asyncio.timeout(svc.config.temporal_timeout):
+        async with asyncio.timeout(timeout):
             yield
     except (TimeoutError, RPCTimeoutOrCancelledError):
         svc.drop_client()
         reachable = await _reachable(svc.settings.temporal_address)
-        raise uncertain(f"none within {svc.config.temporal_timeout:g} s while {what}", reachable) from None
+        raise uncertain(f"none within {timeout:g} s while {what}", reachable) from None
     except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as e:
         raise ServiceError(409, f"the run could not answer while {what}: {e}") from None
     except RPCError as e:
