@@ -9,7 +9,7 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Optional, TypeVar
+from typing import Optional, TypeVar
 
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -139,31 +139,37 @@ async def gather(
 ) -> Report:
     with_sa = await search_attributes_supported(client, settings)
     holdouts = {pid: d.holdout_percent for pid, d in catalog.definitions.items()}
-    ids = [w.id async for w in client.list_workflows(_query("AccountJourneyWorkflow", scope, with_sa))]
+    journey_ids = [
+        w.id async for w in client.list_workflows(_query("AccountJourneyWorkflow", scope, with_sa))
+    ]
+    open_ids = [w.id async for w in client.list_workflows(_query("PlaybookWorkflow", scope, with_sa, True))]
 
     def journey(wid: str) -> Callable[[], Awaitable[JourneyView]]:
         return lambda: client.get_workflow_handle(wid).query(AccountJourneyWorkflow.view)
 
-    views = [v for v in await _bounded(concurrency, [journey(w) for w in ids]) if v is not None]
-    views = [v for v in views if scope is None or v.csm_id in scope]
-    onboarding = {v.account_id: p.workflow_id for v in views for p in v.plays if p.playbook == "onboarding"}
-
     def run(wid: str) -> Callable[[], Awaitable[RunView]]:
         return lambda: view(client, wid)
 
-    runs = await _bounded(concurrency, [run(w) for w in onboarding.values()])
-    first = {acc: first_value_at(r) for acc, r in zip(onboarding, runs, strict=True) if r is not None}
+    got_journeys, got_open = await asyncio.gather(
+        _bounded(concurrency, [journey(w) for w in journey_ids]),
+        _bounded(concurrency, [run(w) for w in open_ids]),
+    )
+    views = [v for v in got_journeys if v is not None and (scope is None or v.csm_id in scope)]
+    runs = {wid: r for wid, r in zip(open_ids, got_open, strict=True) if r is not None}
+    # Onboarding runs still open were read above; only the closed ones are queried again.
+    onboarding = {v.account_id: p.workflow_id for v in views for p in v.plays if p.playbook == "onboarding"}
+    closed = [w for w in onboarding.values() if w not in runs]
+    runs |= {
+        w: r for w, r in zip(closed, await _bounded(concurrency, [run(w) for w in closed]), strict=True) if r
+    }
+    first = {acc: first_value_at(runs[w]) for acc, w in onboarding.items() if w in runs}
     accounts = [account_snapshot(v, holdouts, first.get(v.account_id)) for v in views]
     mine = {a.account_id: a.csm_id for a in accounts}
-
-    open_runs: list[tuple[str, Any]] = [
-        (w.id, w) async for w in client.list_workflows(_query("PlaybookWorkflow", scope, with_sa, True))
-    ]
-    open_views = await _bounded(concurrency, [run(wid) for wid, _ in open_runs])
     pending = [
         p
-        for (wid, _), r in zip(open_runs, open_views, strict=True)
-        if r is not None and (scope is None or r.account_id in mine)
+        for wid in open_ids
+        # listed by CsmId already (without search attributes: the accounts whose journeys we see)
+        if (r := runs.get(wid)) is not None and (scope is None or with_sa or r.account_id in mine)
         for p in pending_snapshots(wid, mine.get(r.account_id, ""), r)
     ]
     ranks = {b.name: b.rank for b in default_model(settings).bands}
