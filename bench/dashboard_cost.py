@@ -4,7 +4,7 @@
 
 1. Synthetic: ACCOUNTS account snapshots (bands, NPS, plays, escalations) and their pending work
    → the KPIs (csrunner/domain/kpis.py) → the dashboard HTML with its SVG charts. No Temporal.
-2. Real: a dev server with our search attributes and a worker; JOURNEYS accounts' deals close
+2. Real: a dev server with our search attributes and a worker (`csr worker`, its own process); JOURNEYS accounts' deals close
    (each starts its journey and onboarding) and get a health score; then the report is gathered
    as ops (visibility listing + one `view` query per journey, per onboarding run and per open run,
    CONCURRENCY at a time) and rendered. Skipped with --journeys 0."""
@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -32,7 +35,6 @@ from csrunner.interfaces.web.inbox import templates
 from csrunner.services.journeys import deal_closed, push_score
 from csrunner.services.report import gather
 from csrunner.services.temporal import dev_server_path
-from worker import build_worker
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTE_KEYS
 
 BANDS = ["critical", "at_risk", "healthy"]
@@ -115,36 +117,58 @@ async def real(n: int, concurrency: int) -> None:
         dev_server_log_level="error",
     ) as env:
         client = env.client
-        settings = Settings(data_dir=Path(tempfile.mkdtemp()), task_queue="bench-dashboard")
-        async with build_worker(client, settings):
-            sem = asyncio.Semaphore(64)
+        data = Path(tempfile.mkdtemp())
+        settings = Settings(data_dir=data, task_queue="bench-dashboard")
+        # The worker in its own process, as in production (`csr worker`): the report's client
+        # does not share a CPU-bound event loop with it.
+        worker = subprocess.Popen(
+            [str(Path(sys.executable).parent / "csr"), "worker"],
+            env={
+                **os.environ,
+                "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+                "TASK_QUEUE": settings.task_queue,
+                "DATA_DIR": str(data),
+            },
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            await _fill_and_measure(client, settings, catalog, account, n, concurrency)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
 
-            async def one(i: int) -> None:
-                acct = account.model_copy(update={"id": f"acc-{i:05d}"})
-                async with sem:
-                    await deal_closed(client, settings, acct, f"deal-{i}")
-                    await push_score(client, settings, acct.id, score=(i * 37) % 101, source="bench")
 
-            t = time.perf_counter()
-            await asyncio.gather(*(one(i) for i in range(n)))
-            print(f"  {n} deals closed and scored in {time.perf_counter() - t:.1f} s", flush=True)
-            while True:  # until visibility lists them all with their band
-                listed = [w async for w in client.list_workflows("WorkflowType = 'AccountJourneyWorkflow'")]
-                banded = [w async for w in client.list_workflows("Band IS NOT NULL")]
-                if len(listed) >= n and len(banded) >= n:
-                    break
-                await asyncio.sleep(1)
-            for k in range(2):
-                t = time.perf_counter()
-                r = await gather(client, settings, catalog, None, datetime.now(UTC), concurrency)
-                gathered = time.perf_counter() - t
-                html = timed("render", lambda r=r: render(r))
-                print(
-                    f"  gather #{k + 1} (ops, {r.accounts} accounts, "
-                    f"{sum(w.tasks + w.approvals for w in r.work)} pending items): {gathered:.2f} s; "
-                    f"page {len(html) / 1024:.0f} KiB",
-                    flush=True,
-                )
+async def _fill_and_measure(client, settings, catalog, account, n: int, concurrency: int) -> None:
+    sem = asyncio.Semaphore(32)
+
+    async def one(i: int) -> None:
+        acct = account.model_copy(update={"id": f"acc-{i:05d}"})
+        async with sem:
+            await deal_closed(client, settings, acct, f"deal-{i}")
+            await push_score(client, settings, acct.id, score=(i * 37) % 101, source="bench")
+
+    t = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(n)))
+    print(f"  {n} deals closed and scored in {time.perf_counter() - t:.1f} s", flush=True)
+    while True:  # until visibility lists them all with their band, and the worker is idle
+        banded = await client.count_workflows("WorkflowType = 'AccountJourneyWorkflow' AND Band IS NOT NULL")
+        if banded.count >= n:
+            break
+        await asyncio.sleep(2)
+    print(f"  all {n} journeys scored after {time.perf_counter() - t:.1f} s", flush=True)
+    await asyncio.sleep(10)
+    for k in range(2):
+        t = time.perf_counter()
+        r = await gather(client, settings, catalog, None, datetime.now(UTC), concurrency)
+        gathered = time.perf_counter() - t
+        html = timed("render", lambda r=r: render(r))
+        print(
+            f"  gather #{k + 1} (ops, {r.accounts} accounts, "
+            f"{sum(w.tasks + w.approvals for w in r.work)} pending items): {gathered:.2f} s; "
+            f"page {len(html) / 1024:.0f} KiB",
+            flush=True,
+        )
 
 
 def main(accounts: int, journeys: int, concurrency: int) -> None:
