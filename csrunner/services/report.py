@@ -33,11 +33,15 @@ FIRST_VALUE = "first_value_reached"
 
 
 # --- adapters: the only code that knows the views' shapes ---------------------------------------
-def first_value_at(run: RunView) -> Optional[datetime]:
-    """When onboarding's task recorded first value as reached (None: not yet, or not reached)."""
+def first_value_at(run: RunView, steps: set[str]) -> Optional[datetime]:
+    """When the task recording first value (one of `steps`) said yes; None: not yet, or no."""
     if run.facts.get(FIRST_VALUE) is not True:
         return None
-    done = [r for r in run.timeline if r.outcome == "completed" and r.detail.get("value") is True]
+    done = [
+        r
+        for r in run.timeline
+        if r.step_id in steps and r.outcome == "completed" and r.detail.get("value") is True
+    ]
     return done[-1].at if done else None
 
 
@@ -162,7 +166,13 @@ async def gather(
     runs |= {
         w: r for w, r in zip(closed, await _bounded(concurrency, [run(w) for w in closed]), strict=True) if r
     }
-    first = {acc: first_value_at(runs[w]) for acc, w in onboarding.items() if w in runs}
+    steps = {
+        st.id
+        for d in catalog.definitions.values()
+        for st in d.steps
+        if getattr(st, "records", None) == FIRST_VALUE
+    }
+    first = {acc: first_value_at(runs[w], steps) for acc, w in onboarding.items() if w in runs}
     accounts = [account_snapshot(v, holdouts, first.get(v.account_id)) for v in views]
     mine = {a.account_id: a.csm_id for a in accounts}
     pending = [
