@@ -20,13 +20,16 @@ def _csm(pid: str):
     return a.model_copy(update={"csm": a.csm.model_copy(update={"id": pid})})
 
 
-async def _report(stack, scope, want: int):
+async def _report(stack, scope, want: int, answers: int = 0, alerts: int = 0):
     async def ready():
         r = await gather(stack.client, stack.settings, catalog(), scope, datetime.now(UTC))
-        # visibility and the journeys' day-0 plays catch up within moments
-        return r if r.accounts == want and r.work and r.by_band.get("unscored", 0) == 0 else None
+        # visibility, the journeys' day-0 plays, their scores and NPS answers catch up within moments
+        applied = r.accounts == want and r.work and r.by_band.get("unscored", 0) == 0
+        answered = not answers or r.kpi("NPS").value is not None
+        alerted = r.kpi("escalations (30 days)").value == alerts  # sent after the band is set
+        return r if applied and answered and alerted else None
 
-    return await eventually(ready, timeout=30)
+    return await eventually(ready, timeout=60)
 
 
 async def test_the_report_gathers_real_journeys_scoped_to_the_csm(stack):
@@ -40,7 +43,7 @@ async def test_the_report_gathers_real_journeys_scoped_to_the_csm(stack):
     await push_score(stack.client, stack.settings, other.id, score=70, source="test")
     await push_nps(stack.client, stack.settings, mine[0].id, 10)
 
-    r = await _report(stack, {a_csm}, want=2)
+    r = await _report(stack, {a_csm}, want=2, answers=1, alerts=1)
     assert r.by_band == {"critical": 1, "healthy": 1}
     assert r.by_phase == {"onboarding": 2}
     assert r.kpi("NPS").value == 100.0 and list(r.nps_by_csm) == [a_csm]
@@ -49,7 +52,7 @@ async def test_the_report_gathers_real_journeys_scoped_to_the_csm(stack):
     assert {w.person for w in r.work} == {a_csm}  # day 0's kickoff tasks: only this CSM's
     assert [(p.playbook, p.runs) for p in r.plays if p.playbook == "onboarding"] == [("onboarding", 2)]
 
-    both = await _report(stack, {a_csm, b_csm}, want=3)
+    both = await _report(stack, {a_csm, b_csm}, want=3, alerts=1)
     assert both.by_band == {"critical": 1, "healthy": 1, "at_risk": 1}
     assert {w.person for w in both.work} == {a_csm, b_csm}
 
