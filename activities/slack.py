@@ -15,6 +15,7 @@ from activities.ledger import SentLedger
 from activities.outbox import write_markdown
 from activities.render import Renderer, template_context
 from csrunner.config.settings import Settings
+from csrunner.domain.context import person_context
 from csrunner.domain.messages import SlackRequest, SlackResult
 
 SECTION_MAX = 3000  # Block Kit section text limit
@@ -63,14 +64,17 @@ def blocks_for(text: str, req: SlackRequest) -> list[dict[str, Any]]:
 
 def _named(req: SlackRequest) -> dict[str, Any]:
     """The context with a decision's actor shown by name ("Approved by María García"), when the
-    actor is one of the account's people; other ids stay as they are."""
+    actor is one of the account's people (other ids stay as they are), and the `reader`: the
+    person the message goes to (the CSM for a channel), whose zone its times are shown in."""
     ctx = dict(req.context)
+    people = [p for p in (req.account.csm, req.account.manager, req.account.executive) if p is not None]
     decision = ctx.get("decision")
     if isinstance(decision, dict) and isinstance(decision.get("actor"), str):
-        people = [req.account.csm, req.account.manager, req.account.executive]
-        who = next((p for p in people if p is not None and p.id == decision["actor"]), None)
+        who = next((p for p in people if p.id == decision["actor"]), None)
         if who is not None:
             ctx["decision"] = {**decision, "actor": who.name}
+    reader = next((p for p in people if req.to in (p.slack_user, f"@{p.id}")), req.account.csm)
+    ctx["reader"] = person_context(reader)
     return ctx
 
 

@@ -66,6 +66,7 @@ async def pending_for(svc, who: Principal, csm: str | None = None) -> list[Pendi
                 PendingItem(
                     workflow_id=wid,
                     account_id=v.account_id,
+                    account_name=v.account_name or v.account_id,
                     csm_id=csm_id,
                     playbook=v.playbook,
                     step_id=p.step_id,
@@ -117,7 +118,11 @@ async def timeline(svc, who: Principal, account_id: str) -> Timeline:
         for r in v.timeline
     ]
     entries.sort(key=lambda e: e.at)
-    return Timeline(account_id=account_id, runs=[wid for wid, _, _ in runs], entries=entries)
+    # the newest run's name: what the account is called now
+    name = max(runs, key=lambda r: r[2].started_at)[2].account_name or account_id
+    return Timeline(
+        account_id=account_id, account_name=name, runs=[wid for wid, _, _ in runs], entries=entries
+    )
 
 
 async def perform(svc, who: Principal, workflow_id: str, action: Action) -> ActResult:
