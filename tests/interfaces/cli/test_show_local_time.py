@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 from zoneinfo import ZoneInfo
 
+import journey_support
 from click.testing import CliRunner
 from support import advance_to, at_local, settings_for, start, view
 
 from csrunner.interfaces.cli.main import main
+from csrunner.services import journeys
 from worker import build_worker
 
 
@@ -62,3 +64,18 @@ def test_help_says_whose_zone_the_times_are_in():
     for command in ("show", "journey"):
         out = CliRunner().invoke(main, [command, "--help"], terminal_width=200).output
         assert "--as PERSON" in out and "default: this machine's local zone" in " ".join(out.split())
+
+
+async def test_journey_names_the_csm_and_gives_times_in_the_readers_zone(env, tmp_path):
+    settings = journey_support.settings_for(tmp_path)
+    acct = journey_support.account("tz-journey-1")
+    async with journey_support.journey_worker(env.client, settings, acct.id):
+        await journeys.deal_closed(env.client, settings, acct, "deal-tz-1")
+        await env.sleep(60)
+        v = await journeys.journey_view(env.client, acct.id)
+        out = await csr(env, settings, "journey", acct.id, "--as", "tom")
+    assert out.exit_code == 0, out.output
+    assert "Acme Retail  CSM María García  onboarding" in out.output.splitlines()[0]
+    assert "started (New York)" in out.output and "when (New York)" in out.output
+    first = v.timeline[0].at.astimezone(ZoneInfo("America/New_York"))
+    assert f"{first.day} {first:%b %Y}, {first:%H:%M}" in out.output
