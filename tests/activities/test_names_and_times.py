@@ -135,3 +135,20 @@ def test_the_outbox_email_has_a_date_and_display_names(tmp_path):
     assert before <= sent <= datetime.now(UTC) + timedelta(seconds=1)
     # written in the customer's zone: Madrid is UTC+1 in winter, UTC+2 in summer
     assert sent.utcoffset() in (timedelta(hours=1), timedelta(hours=2))
+
+
+def test_a_decision_by_someone_outside_the_account_is_named_from_the_team_file(tmp_path):
+    req = SlackRequest(
+        key=f"k-{uuid.uuid4().hex}",
+        account=acme(),
+        to="U01MARIA",
+        template="approval_decided",
+        context={
+            "approval": {"title": "Approve the review email", "step_id": "day4-approve"},
+            "decision": {"action": "skip", "actor": "olga", "reason": "customer asked to wait"},
+        },
+    )
+    text = _slack(tmp_path).post_slack(req).text
+    assert text == (
+        ":fast_forward: Skipped by Olga Ops - Acme Retail: Approve the review email\nReason: customer asked to wait"
+    )
