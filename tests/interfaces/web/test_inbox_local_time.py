@@ -84,3 +84,14 @@ def test_the_account_page_is_titled_with_the_accounts_name(inbox):
     assert "<title>Acme Retail · timeline · CS playbooks</title>" in page
     assert '<h1>Acme Retail <small class="muted">acme</small></h1>' in page
     assert ">Tue 1 Dec 2099, 03:00 (New York)</time>" in page  # 08:00 UTC
+
+
+def test_who_acted_first_is_told_in_the_refused_persons_zone():
+    message = (
+        "step 'day4-approve' is not pending: already approved by María García (maria) at 2026-12-01 18:30 UTC"
+    )
+    assert work.in_zone(message, "America/New_York") == (
+        "step 'day4-approve' is not pending: already approved by María García (maria) "
+        "at Tue 1 Dec 2026, 13:30 (New York)"
+    )
+    assert work.in_zone("nothing to convert at 18:30", "America/New_York") == "nothing to convert at 18:30"
