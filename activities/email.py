@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import urllib.error
+from datetime import datetime
 
 from jinja2 import TemplateError
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
-from sendgrid.helpers.mail import CustomArg, Mail
+from sendgrid.helpers.mail import CustomArg, Mail, To
 from temporalio import activity
 
 from activities.errors import classify_http, permanent, transient
@@ -18,6 +19,7 @@ from activities.render import Renderer
 from csrunner.config.settings import Settings
 from csrunner.domain.context import template_context
 from csrunner.domain.messages import EmailRequest, EmailResult, RenderedEmail
+from csrunner.domain.timefmt import zone_of
 
 
 class EmailActivities:
@@ -53,10 +55,11 @@ class EmailActivities:
                 self.settings.outbox_dir,
                 req.key,
                 (self.settings.mail_from_name, self.settings.mail_from),
-                mail.to,
+                (req.contact.name, mail.to),
                 mail.subject,
                 mail.text,
                 mail.html,
+                datetime.now(zone_of(req.account.timezone)),
             )
             result = EmailResult(to=mail.to, subject=mail.subject, message_id=message_id, channel="outbox")
         else:
@@ -64,15 +67,15 @@ class EmailActivities:
                 to=mail.to,
                 subject=mail.subject,
                 channel="sendgrid",
-                message_id=self._post(self._client, req.key, mail),
+                message_id=self._post(self._client, req.key, mail, req.contact.name),
             )
         self.ledger.put(req.key, result.channel, result.model_dump(mode="json"))
         return result
 
-    def _post(self, client: SendGridAPIClient, key: str, mail: RenderedEmail) -> str:
+    def _post(self, client: SendGridAPIClient, key: str, mail: RenderedEmail, to_name: str) -> str:
         message = Mail(
             from_email=(self.settings.mail_from, self.settings.mail_from_name),
-            to_emails=mail.to,
+            to_emails=To(mail.to, to_name or None),
             subject=mail.subject,
             plain_text_content=mail.text,
             html_content=mail.html,

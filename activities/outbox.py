@@ -4,11 +4,12 @@ used when no SendGrid key / Slack token is configured."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from email.charset import BASE64, Charset
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import formataddr, make_msgid
+from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
 from typing import cast
 
@@ -22,13 +23,23 @@ def file_name(key: str, suffix: str) -> str:
 
 
 def write_eml(
-    folder: Path, key: str, sender: tuple[str, str], to: str, subject: str, text: str, html: str
+    folder: Path,
+    key: str,
+    sender: tuple[str, str],
+    to: tuple[str, str],
+    subject: str,
+    text: str,
+    html: str,
+    date: datetime,
 ) -> tuple[Path, str]:
+    """`sender` and `to` are (display name, address); `date` is when it is sent, in the
+    recipient's zone (a mail client shows it as written)."""
     # compat32 MIME classes: a valid multipart/alternative message, several times faster to
     # build than EmailMessage's header registry (this is on every send in outbox mode).
     msg = MIMEMultipart("alternative")
     msg["From"] = formataddr(sender, charset=UTF8)
-    msg["To"] = to
+    msg["To"] = formataddr(to, charset=UTF8)
+    msg["Date"] = format_datetime(date)
     # compat32 folds a Header object itself; typeshed types header values as str only
     msg["Subject"] = cast(str, Header(subject, UTF8))
     msg["Message-ID"] = make_msgid(domain="outbox.local")

@@ -9,14 +9,43 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound, pass_context
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 # the context itself is defined once, in the domain (the linter and the workflow build it too)
 from csrunner.domain.context import template_context
+from csrunner.domain.timefmt import human_time
 
 __all__ = ["FALLBACK_LOCALE", "Renderer", "template_context"]
 FALLBACK_LOCALE = "en"
+
+
+def _get(ctx: Context, name: str) -> dict[str, Any]:
+    value = ctx.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+@pass_context
+def local_time(ctx: Context, value: Any, zone: str | None = None) -> str:
+    """`{{ approval.due_at | local_time }}`: the reader's time. The reader is `reader` when the
+    message has one (a Slack message to a team member), else the customer: the account's zone,
+    in the contact's language. Empty for no time."""
+    if value is None or value == "":
+        return ""
+    zone = zone or _get(ctx, "reader").get("timezone") or _get(ctx, "account").get("timezone") or "UTC"
+    return human_time(value, zone, _get(ctx, "contact").get("locale", "en"))
+
+
+@pass_context
+def person_name(ctx: Context, pid: Any) -> Any:
+    """`{{ item.assignee | person_name }}`: a person id shown as the name of the account's CSM,
+    manager or executive it is; anything else as it is."""
+    for role in ("csm", "manager", "executive"):
+        p = _get(ctx, role)
+        if p.get("id") == pid and p.get("name"):
+            return p["name"]
+    return pid
 
 
 class Renderer:
@@ -31,6 +60,8 @@ class Renderer:
             )
             for escape in (False, True)
         }
+        for env in self._env.values():
+            env.filters.update(local_time=local_time, person_name=person_name)
 
     def environment(self, autoescape: bool) -> SandboxedEnvironment:
         """The sandbox itself (the linter parses templates with it)."""

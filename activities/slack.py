@@ -3,6 +3,7 @@ slack_sdk's WebClient, or write it to the outbox when no bot token is set."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from jinja2 import TemplateError
@@ -14,8 +15,11 @@ from activities.errors import permanent, transient
 from activities.ledger import SentLedger
 from activities.outbox import write_markdown
 from activities.render import Renderer, template_context
+from csrunner.config.accounts import load_team
 from csrunner.config.settings import Settings
-from csrunner.domain.messages import SlackRequest, SlackResult
+from csrunner.config.sourcemap import DefinitionError
+from csrunner.domain.context import person_context
+from csrunner.domain.messages import Person, SlackRequest, SlackResult
 
 SECTION_MAX = 3000  # Block Kit section text limit
 _MRKDWN = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
@@ -61,22 +65,28 @@ def blocks_for(text: str, req: SlackRequest) -> list[dict[str, Any]]:
     return blocks
 
 
-def _named(req: SlackRequest) -> dict[str, Any]:
-    """The context with a decision's actor shown by name ("Approved by María García"), when the
-    actor is one of the account's people; other ids stay as they are."""
+def _named(req: SlackRequest, team: list[Person]) -> dict[str, Any]:
+    """The context with a decision's actor shown by name ("Approved by María García") when the
+    actor is one of the account's people or of the team (other ids stay as they are), and the
+    `reader`: the person the message goes to (the CSM for a channel), whose zone its times use."""
     ctx = dict(req.context)
+    account = [p for p in (req.account.csm, req.account.manager, req.account.executive) if p is not None]
+    people = account + team  # the account's copy first: it is what the run was started with
     decision = ctx.get("decision")
     if isinstance(decision, dict) and isinstance(decision.get("actor"), str):
-        people = [req.account.csm, req.account.manager, req.account.executive]
-        who = next((p for p in people if p is not None and p.id == decision["actor"]), None)
+        who = next((p for p in people if p.id == decision["actor"]), None)
         if who is not None:
             ctx["decision"] = {**decision, "actor": who.name}
+    reader = next((p for p in people if req.to in (p.slack_user, f"@{p.id}")), req.account.csm)
+    ctx["reader"] = person_context(reader)
     return ctx
 
 
 class SlackActivities:
     def __init__(self, settings: Settings, renderer: Renderer, ledger: SentLedger):
         self.settings, self.renderer, self.ledger = settings, renderer, ledger
+        self._team: list[Person] = []
+        self._team_mtime: float | None = None
         self._client = (
             WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
             if settings.slack_bot_token
@@ -89,7 +99,7 @@ class SlackActivities:
         if done:
             return SlackResult(**{**done, "duplicate": True})
         try:
-            ctx = escape_mrkdwn(template_context(req.account, **_named(req)))
+            ctx = escape_mrkdwn(template_context(req.account, **_named(req, self.team())))
             text = self.renderer.render_blocks(f"slack/{req.template}", "en", ctx, ("text",))["text"]
         except TemplateError as e:
             raise permanent(f"template 'slack/{req.template}': {e}") from None
@@ -106,6 +116,18 @@ class SlackActivities:
             result = self._call(req, text)
         self.ledger.put(req.key, "slack", result.model_dump(mode="json"))
         return result
+
+    def team(self) -> list[Person]:
+        """team.yaml's people, re-read when ops edit it (a broken edit keeps the last good team)."""
+        path = Path(self.settings.team_file)
+        mtime = path.stat().st_mtime if path.is_file() else None
+        if mtime != self._team_mtime:
+            try:
+                self._team = list(load_team(path).people)
+            except DefinitionError:
+                pass
+            self._team_mtime = mtime
+        return self._team
 
     def _call(self, req: SlackRequest, text: str) -> SlackResult:
         assert self._client is not None  # post_slack writes to the outbox without a client

@@ -9,6 +9,7 @@ from activities.ledger import SentLedger
 from activities.outbox import write_markdown
 from csrunner.config.settings import Settings
 from csrunner.domain.messages import TaskRequest
+from csrunner.domain.timefmt import human_time
 
 
 def task_markdown(req: TaskRequest) -> str:
@@ -19,7 +20,7 @@ def task_markdown(req: TaskRequest) -> str:
         f"- Assignee: {req.assignee.name} <{req.assignee.email}>",
     ]
     if req.due_at:
-        lines.append(f"- Due: {req.due_at.isoformat()}")
+        lines.append(f"- Due: {human_time(req.due_at, req.assignee.timezone)}")  # in the assignee's zone
     if req.description:
         lines += ["", req.description]
     for heading, items in (

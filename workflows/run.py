@@ -141,6 +141,7 @@ class PlaybookRun:
         return RunView(
             workflow_id=workflow.info().workflow_id,
             account_id=self.inp.account.id,
+            account_name=self.inp.account.name,
             playbook=st.playbook,
             version=st.version,
             status=st.status,

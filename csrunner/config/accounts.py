@@ -13,18 +13,33 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from csrunner.config.sourcemap import DefinitionError, YamlDocument, issues_from_validation, read_yaml
 from csrunner.domain.messages import Account, Person
-from csrunner.domain.values import check_timezone
+from csrunner.domain.values import TimeZoneName, check_timezone
 
 
 class TeamMember(Person):
     role: Literal["csm", "manager", "executive", "ops"] = "csm"
     manager: str = Field("", max_length=200)  # id of this person's manager
+    timezone: TimeZoneName = "UTC"  # the zone they read times in (tasks, Slack, inbox, CLI)
 
 
 class Team(BaseModel):
     model_config = ConfigDict(extra="forbid")
     executive: str = ""
+    timezone: TimeZoneName = "UTC"  # the zone of a person who names none
     people: list[TeamMember] = Field(default_factory=list, max_length=1000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_zone(cls, data: Any) -> Any:
+        """A person without `timezone` reads times in the team's."""
+        if isinstance(data, dict) and isinstance(data.get("people"), list):
+            zone = data.get("timezone", "UTC")
+            people = [
+                {"timezone": zone, **p} if isinstance(p, dict) and "timezone" not in p else p
+                for p in data["people"]
+            ]
+            data = {**data, "people": people}
+        return data
 
     def get(self, pid: str) -> TeamMember | None:
         return next((p for p in self.people if p.id == pid), None)

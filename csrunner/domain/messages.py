@@ -40,6 +40,7 @@ class Person(Model):
     slack_user: Short = ""
     phone: Short = ""
     title: Short = ""
+    timezone: Short = "UTC"  # where they read times; checked against the zone database in config
 
     @property
     def first_name(self) -> str:
@@ -166,6 +167,7 @@ class RunView(Model):
 
     workflow_id: str
     account_id: str
+    account_name: str = ""
     playbook: str
     version: int
     status: str

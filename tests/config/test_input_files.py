@@ -126,6 +126,37 @@ def test_the_team_file_refers_only_to_its_own_people(tmp_path):
     assert "executive 'elena' is not one of the people" in str(err.value)
 
 
+def test_each_person_reads_times_in_their_zone_else_the_teams(tmp_path):
+    path = tmp_path / "team.yaml"
+    path.write_text(
+        "timezone: Europe/Madrid\npeople:\n"
+        "  - {id: maria, name: María, email: maria@x.example}\n"
+        "  - {id: tom, name: Tom, email: tom@x.example, timezone: America/New_York}\n"
+    )
+    team = load_team(path)
+    assert [(p.id, p.timezone) for p in team.people] == [
+        ("maria", "Europe/Madrid"),
+        ("tom", "America/New_York"),
+    ]
+    path.write_text("people:\n  - {id: maria, name: María, email: maria@x.example}\n")
+    assert load_team(path).people[0].timezone == "UTC"  # no zone anywhere: UTC
+
+
+def test_an_unknown_zone_in_the_team_file_is_named_with_its_line(tmp_path):
+    path = tmp_path / "team.yaml"
+    path.write_text(
+        "people:\n"
+        "  - {id: maria, name: María, email: maria@x.example}\n"
+        "  - {id: tom, name: Tom, email: tom@x.example, timezone: America/Nueva_York}\n"
+    )
+    with pytest.raises(DefinitionError) as err:
+        load_team(path)
+    assert str(err.value) == (
+        f"{path}:3:48: field 'people.1.timezone': unknown time zone 'America/Nueva_York' "
+        "(use an IANA name such as Europe/Madrid)"
+    )
+
+
 @pytest.mark.parametrize(
     "field, value, expected",
     [

@@ -87,6 +87,7 @@ async def test_slack_click_approves_and_the_email_is_sent_once(stack, pilot_cata
     async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
         r = await http.post("/slack/interactions", content=body, headers=headers)
         assert r.status_code == 200 and "Approved by María García" in r.json()["text"], r.text
+        assert r.json()["text"].endswith(" (Madrid)")  # when, in María's zone (team.yaml)
         await eventually(lambda: stack.sendgrid.count_custom_arg("idempotency_key", key) == 1)
         again = await http.post("/slack/interactions", content=body, headers=headers)  # a second click
         assert (

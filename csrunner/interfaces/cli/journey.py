@@ -14,6 +14,7 @@ from rich.table import Table
 
 from csrunner.config.settings import Settings
 from csrunner.interfaces.cli.support import run_async
+from csrunner.interfaces.cli.zones import AS_HELP, reader_zone, when, zone_name
 
 console = Console()
 
@@ -134,29 +135,42 @@ async def deal_closed_command(account_file, deal_id):
 
 @click.command("journey")
 @click.argument("account_id")
-@click.option("--json", "as_json", is_flag=True, help="Print the raw view as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the raw view as JSON (times in UTC, ISO).")
+@click.option("--as", "reader", default=None, metavar="PERSON", help=AS_HELP)
 @run_async(nothing="sent")
-async def journey_command(account_id, as_json):
-    """Show ACCOUNT_ID's journey: band, score, NPS, plays and its timeline."""
+async def journey_command(account_id, as_json, reader):
+    """Show ACCOUNT_ID's journey: band, score, NPS, plays and its timeline, with times in the
+    reader's zone (--as PERSON's, else this machine's)."""
+    from csrunner.config.accounts import load_team
     from csrunner.services.journeys import journey_view
 
-    v = await journey_view(await _client(Settings()), account_id)
+    settings = Settings()
+    team = load_team(settings.team_file)
+    zone = reader_zone(team, reader)  # before connecting
+    v = await journey_view(await _client(settings), account_id)
     if as_json:
         click.echo(v.model_dump_json(indent=2))
         return
     console.print(
-        f"[bold]{v.workflow_id}[/bold]  {v.account_name}  {v.phase}  day {v.lifecycle_day}  "
+        f"[bold]{v.workflow_id}[/bold]  {v.account_name}  CSM {_csm_name(team, v.csm_id)}  {v.phase}  "
+        f"day {v.lifecycle_day}  "
         f"band {v.band or '-'}  score {v.score if v.score is not None else '-'}  "
         f"NPS {v.account_nps if v.account_nps is not None else '-'}  updates {v.updates}"
     )
-    plays = Table("play", "status", "started (UTC)", "why", title="Plays")
+    tz = zone_name(zone)
+    plays = Table("play", "status", f"started ({tz})", "why", title="Plays")
     for p in v.plays:
-        plays.add_row(p.workflow_id, p.status, f"{p.started_at:%Y-%m-%d %H:%M}", p.reason)
+        plays.add_row(p.workflow_id, p.status, when(p.started_at, zone), p.reason)
     console.print(plays)
-    timeline = Table("when (UTC)", "day", "what", "", title="Timeline")
+    timeline = Table(f"when ({tz})", "day", "what", "", title="Timeline")
     for e in v.timeline:
-        timeline.add_row(f"{e.at:%Y-%m-%d %H:%M}", str(e.day if e.day is not None else "-"), e.kind, e.text)
+        timeline.add_row(when(e.at, zone), str(e.day if e.day is not None else "-"), e.kind, e.text)
     console.print(timeline)
+
+
+def _csm_name(team, csm_id: str) -> str:
+    member = team.get(csm_id)
+    return member.name if member else csm_id or "-"
 
 
 @click.command("import-scores")

@@ -17,6 +17,7 @@ from csrunner.config.catalog import load_catalog
 from csrunner.config.settings import Settings
 from csrunner.domain.messages import Action
 from csrunner.interfaces.cli.support import Commands, run_async
+from csrunner.interfaces.cli.zones import AS_HELP, reader_zone, when, zone_name
 
 # Piped or captured output is never wrapped at 80 columns: run ids and names stay whole to copy.
 console = Console(width=None if sys.stdout.isatty() else 1000)
@@ -91,13 +92,17 @@ def _name(team, pid: str) -> str:
 
 @main.command()
 @click.argument("run_id")
-@click.option("--json", "as_json", is_flag=True, help="Print the raw state as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the raw state as JSON (times in UTC, ISO).")
+@click.option("--as", "reader", default=None, metavar="PERSON", help=AS_HELP)
 @run_async
-async def show(run_id, as_json):
-    """Show a run's state: current step, what is pending, and its timeline."""
+async def show(run_id, as_json, reader):
+    """Show a run's state: account, current step, what is pending, and its timeline, with people
+    by name and times in the reader's zone (--as PERSON's, else this machine's)."""
     from csrunner.services.runs import view
     from csrunner.services.temporal import connect
 
+    team = load_team(Settings().team_file)
+    zone = reader_zone(team, reader)  # before connecting: an unknown --as goes no further
     client = await connect()
     desc = await client.get_workflow_handle(run_id).describe()
     if desc.workflow_type != "PlaybookWorkflow":
@@ -110,19 +115,21 @@ async def show(run_id, as_json):
     if as_json:
         click.echo(v.model_dump_json(indent=2))
         return
-    team = load_team(Settings().team_file)
     current = v.current_step or "-"
-    click.echo(f"{v.workflow_id}  {v.playbook} v{v.version}  {v.status}  day {v.day}  current: {current}")
-    pending = Table("pending", "kind", "assignee", "due (UTC)", "title", title="Pending")
+    account = f"{v.account_name} ({v.account_id})" if v.account_name else v.account_id
+    click.echo(
+        f"{v.workflow_id}  {account}  {v.playbook} v{v.version}  {v.status}  day {v.day}  current: {current}"
+    )
+    tz = zone_name(zone)
+    pending = Table("pending", "kind", "assignee", f"due ({tz})", "title", title="Pending")
     for p in v.pending:
-        due = f"{p.due_at:%Y-%m-%d %H:%M}" if p.due_at else "-"
-        pending.add_row(p.step_id, p.kind, _name(team, p.assignee), due, p.title)
+        pending.add_row(p.step_id, p.kind, _name(team, p.assignee), when(p.due_at, zone), p.title)
     console.print(pending)
-    timeline = Table("when (UTC)", "day", "step", "outcome", "by", "detail", title="Timeline")
+    timeline = Table(f"when ({tz})", "day", "step", "outcome", "by", "detail", title="Timeline")
     for r in v.timeline:
         detail = r.reason or r.detail.get("subject") or r.detail.get("to") or ""
         timeline.add_row(
-            f"{r.at:%Y-%m-%d %H:%M}", str(r.day), r.step_id, r.outcome, _name(team, r.actor), str(detail)
+            when(r.at, zone), str(r.day), r.step_id, r.outcome, _name(team, r.actor), str(detail)
         )
     console.print(timeline)
 

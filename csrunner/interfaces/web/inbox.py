@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 
 from csrunner.domain.definitions import TEAM_ROLES
 from csrunner.domain.messages import Action
+from csrunner.domain.timefmt import human_time
 from csrunner.interfaces.web.auth import Principal, principal_for, team_of
 from csrunner.interfaces.web.errors import ServiceError
 from csrunner.interfaces.web.guard import auth_first
@@ -37,6 +38,8 @@ async def same_origin(request: Request) -> None:
 
 router = APIRouter(prefix="/inbox", tags=["inbox"], route_class=auth_first(same_origin))
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+# `{{ it.due_at | local_time(who.person.timezone) }}`: times in the signed-in person's zone
+templates.env.filters["local_time"] = human_time
 COOKIE, FLASH = "csr_session", "csr_flash"
 HTML: dict[int | str, dict[str, Any]] = {200: {"content": {"text/html": {}}, "description": "an HTML page"}}
 SNOOZE_HOURS = {"1": "1 hour", "4": "4 hours", "24": "1 day", "72": "3 days", "168": "1 week"}
@@ -178,6 +181,7 @@ async def account_page(account_id: str, request: Request):
         status=status,
         who=who,
         account_id=account_id,
+        account_name=(tl.account_name if tl else "") or account_id,
         tl=tl,
         problem=problem,
         person_name=request.app.state.svc.name,

@@ -145,6 +145,7 @@ class ReassignIn(ActIn):
 class PendingItem(BaseModel):
     workflow_id: str
     account_id: str
+    account_name: str = ""
     csm_id: str
     playbook: str
     step_id: str
@@ -184,6 +185,7 @@ class TimelineEntry(BaseModel):
 
 class Timeline(BaseModel):
     account_id: str
+    account_name: str = ""
     runs: list[str]
     entries: list[TimelineEntry]
 

@@ -23,6 +23,7 @@ from slack_sdk.signature import SignatureVerifier
 from activities.outbox import write_markdown
 from activities.slack import escape_mrkdwn
 from csrunner.domain.messages import Action
+from csrunner.domain.timefmt import human_time
 from csrunner.interfaces.web.auth import Principal
 from csrunner.interfaces.web.errors import ServiceError, error_responses
 from csrunner.interfaces.web.work import perform
@@ -129,7 +130,8 @@ async def interactions(request: Request):
         note = f":warning: {escape_mrkdwn(member.name)}: {escape_mrkdwn(e.message)}"
         await update_message(svc, payload, note, final=False)
         return JSONResponse({"error": e.message}, status_code=e.status)
-    text = f"{verb} by {escape_mrkdwn(member.name)} at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    # the time in the clicker's own zone (team.yaml), as they will read it
+    text = f"{verb} by {escape_mrkdwn(member.name)} at {human_time(datetime.now(UTC), member.timezone)}"
     await update_message(svc, payload, text, final=name != "snooze")
     return SlackAnswer(ok=True, text=text)
 

@@ -12,6 +12,7 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from csrunner.domain.messages import Action, RunView
+from csrunner.domain.timefmt import human_time
 from csrunner.interfaces.web.auth import Principal, may_act, team_of
 from csrunner.interfaces.web.errors import ServiceError, temporal_call
 from csrunner.interfaces.web.models import ACCOUNT_ID, ActResult, PendingItem, Timeline, TimelineEntry
@@ -66,6 +67,7 @@ async def pending_for(svc, who: Principal, csm: str | None = None) -> list[Pendi
                 PendingItem(
                     workflow_id=wid,
                     account_id=v.account_id,
+                    account_name=v.account_name or v.account_id,
                     csm_id=csm_id,
                     playbook=v.playbook,
                     step_id=p.step_id,
@@ -117,13 +119,35 @@ async def timeline(svc, who: Principal, account_id: str) -> Timeline:
         for r in v.timeline
     ]
     entries.sort(key=lambda e: e.at)
-    return Timeline(account_id=account_id, runs=[wid for wid, _, _ in runs], entries=entries)
+    # the newest run's name: what the account is called now
+    name = max(runs, key=lambda r: r[2].started_at)[2].account_name or account_id
+    return Timeline(
+        account_id=account_id, account_name=name, runs=[wid for wid, _, _ in runs], entries=entries
+    )
 
 
 async def perform(svc, who: Principal, workflow_id: str, action: Action) -> ActResult:
     """Check who may act, then act through the run's update (its validator refuses what is
     not pending); a 2xx means the update is in the workflow's history. Of many people acting
-    on one step at once, one wins and the others get 409 naming who did."""
+    on one step at once, one wins and the others get 409 naming who did, and when, in the
+    zone of the person who was refused."""
+    try:
+        return await _perform(svc, who, workflow_id, action)
+    except ServiceError as e:
+        if e.status == 409:
+            e.message = in_zone(e.message, who.person.timezone)
+        raise
+
+
+_UTC_AT = re.compile(r"\bat (\d{4}-\d\d-\d\d \d\d:\d\d) UTC\b")
+
+
+def in_zone(message: str, zone: str) -> str:
+    """'... at 2026-12-01 18:30 UTC' (how runs word it) → '... at Tue 1 Dec 2026, 13:30 (New York)'."""
+    return _UTC_AT.sub(lambda m: "at " + human_time(m[1], zone), message)
+
+
+async def _perform(svc, who: Principal, workflow_id: str, action: Action) -> ActResult:
     client = await svc.client()
     async with temporal_call(svc, f"finding run {workflow_id!r}"):
         desc = await client.get_workflow_handle(workflow_id).describe()
