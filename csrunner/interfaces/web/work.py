@@ -195,16 +195,15 @@ async def _after_failure(svc, client, workflow_id: str, step_id: str) -> None:
     """After an update failed: 409 naming who acted when the step was decided (even if it was
     this very request whose answer was lost: it says so by name); nothing when unreadable."""
     try:
-        async with temporal_call(svc, f"reading {workflow_id!r}"):
+        async with temporal_call(svc, f"reading {workflow_id!r}", max(3 * svc.config.temporal_timeout, 30.0)):
             desc = await client.get_workflow_handle(workflow_id).describe()
             v = await view(client, workflow_id)
     except ServiceError:
         return
-    done = [r for r in v.timeline if r.step_id == step_id and r.actor != "playbook"]
-    if done or desc.status != WorkflowExecutionStatus.RUNNING:
+    acted = _acted(svc, v, step_id)
+    if acted or desc.status != WorkflowExecutionStatus.RUNNING:
         status = desc.status.name.lower() if desc.status else "closed"
-        why = f"run {workflow_id!r} is {status}: nothing can be acted on"
-        raise ServiceError(409, await _refusal(svc, client, workflow_id, step_id, why))
+        raise ServiceError(409, acted or f"run {workflow_id!r} is {status}: nothing can be acted on")
 
 
 async def _act_when_admitted(client, workflow_id: str, action: Action) -> RunView:
@@ -221,16 +220,23 @@ async def _act_when_admitted(client, workflow_id: str, action: Action) -> RunVie
         delay = min(delay * 2, 1.0)
 
 
-async def _refusal(svc, client, workflow_id: str, step_id: str, default: str = "") -> str:
+async def _refusal(
+    svc, client, workflow_id: str, step_id: str, default: str = "", timeout: float | None = None
+) -> str:
     """'already approved by María García (maria) at ...' when someone acted on the step."""
     try:
-        async with temporal_call(svc, f"reading {workflow_id!r}"):
+        async with temporal_call(svc, f"reading {workflow_id!r}", timeout):
             v = await view(client, workflow_id)
     except ServiceError:
         return default or f"step '{step_id}' is not pending"
+    return _acted(svc, v, step_id) or default or f"step '{step_id}' is not pending"
+
+
+def _acted(svc, v: RunView, step_id: str) -> str:
+    """'step 'x' is not pending: already approved by María García (maria) at ...', or ''."""
     done = [r for r in v.timeline if r.step_id == step_id and r.actor != "playbook"]
     if not done:
-        return default or f"step '{step_id}' is not pending"
+        return ""
     r = done[-1]
     return (
         f"step '{step_id}' is not pending: already {r.outcome} by {svc.name(r.actor)} ({r.actor}) "
@@ -247,5 +253,8 @@ async def _assignee(svc, client, workflow_id: str, step_id: str) -> str:
 async def _closed_refusal(svc, client, workflow_id: str, step_id: str, status: str) -> str:
     """Why nothing can be done on a closed run, naming who acted on the step when we can tell."""
     why = f"run {workflow_id!r} is {status}: nothing can be acted on"
-    found = await _refusal(svc, client, workflow_id, step_id, why)
+    # A closed run answers a query only after a worker replays it: give that time, it is worth
+    # naming who acted rather than a bare "closed".
+    slow = max(3 * svc.config.temporal_timeout, 30.0)
+    found = await _refusal(svc, client, workflow_id, step_id, why, slow)
     return why if found == why else f"{found} ({why})"
