@@ -36,12 +36,18 @@ class EmailActivities:
         ctx = template_context(req.account, req.contact, req.run, req.facts)
         try:
             out = self.renderer.render_blocks(
-                req.template, req.contact.locale, ctx, ("subject", "text", "html")
+                req.template, req.contact.locale, ctx, ("subject", "text", "html"), req.edits
             )
+            parts = self.renderer.parts(req.template, req.contact.locale, ctx, req.edits)
         except TemplateError as e:  # a broken template will not fix itself on retry
             raise permanent(f"template {req.template!r}: {e}") from None
+        subject = " ".join(out["subject"].split())
         return RenderedEmail(
-            to=req.contact.email, subject=" ".join(out["subject"].split()), text=out["text"], html=out["html"]
+            to=req.contact.email,
+            subject=subject,
+            text=out["text"],
+            html=out["html"],
+            parts={"subject": subject, **parts},
         )
 
     @activity.defn

@@ -2,10 +2,14 @@
 
 One file per message, `email_templates/<locale>/<name>.j2`, with blocks `subject`, `text` and
 `html` (Slack templates, under `slack/`, have `text`). A missing locale falls back to English.
+Any other block of an email template is a *part* a playbook may let the approver edit: it is
+rendered first as plain text (its default), replaced by the approver's edit if any, and the
+message blocks read it as `parts.<name>` (plain text, so the HTML block escapes it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +21,9 @@ from jinja2.sandbox import SandboxedEnvironment
 from csrunner.domain.context import template_context
 from csrunner.domain.timefmt import human_time
 
-__all__ = ["FALLBACK_LOCALE", "Renderer", "template_context"]
+__all__ = ["FALLBACK_LOCALE", "MESSAGE_BLOCKS", "Renderer", "template_context"]
 FALLBACK_LOCALE = "en"
+MESSAGE_BLOCKS = ("subject", "text", "html")
 
 
 def _get(ctx: Context, name: str) -> dict[str, Any]:
@@ -74,14 +79,37 @@ class Renderer:
                 return rel
         raise TemplateNotFound(f"{locale}/{name}.j2")
 
+    def part_names(self, rel: str) -> list[str]:
+        """The editable parts a template defines (its blocks other than the message's)."""
+        return [b for b in self._env[False].get_template(rel).blocks if b not in MESSAGE_BLOCKS]
+
+    def parts(
+        self, name: str, locale: str, context: dict[str, Any], edits: Mapping[str, str] = {}
+    ) -> dict[str, str]:
+        """Each part's text: the approver's edit, else the template's default."""
+        rel = self.template_path(name, locale)
+        tmpl = self._env[False].get_template(rel)
+        return {
+            b: edits[b] if b in edits else "".join(tmpl.blocks[b](tmpl.new_context(context))).strip()
+            for b in self.part_names(rel)
+        }
+
     def render_blocks(
-        self, name: str, locale: str, context: dict[str, Any], blocks: tuple[str, ...]
+        self,
+        name: str,
+        locale: str,
+        context: dict[str, Any],
+        blocks: tuple[str, ...],
+        edits: Mapping[str, str] = {},
     ) -> dict[str, str]:
         rel = self.template_path(name, locale)
+        context = {**context, "parts": self.parts(name, locale, context, edits)}
         out: dict[str, str] = {}
         for block in blocks:
             tmpl = self._env[block == "html"].get_template(rel)
             if block not in tmpl.blocks:
                 raise TemplateError(f"{rel}: missing block '{block}'")
             out[block] = "".join(tmpl.blocks[block](tmpl.new_context(context))).strip()
+        if "subject" in out and edits.get("subject"):
+            out["subject"] = edits["subject"]
         return out

@@ -13,7 +13,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from csrunner.domain.context import RunContext, card
-    from csrunner.domain.definitions import TEAM_ROLES, PlaybookDefinition
+    from csrunner.domain.definitions import TEAM_ROLES, ApprovalStep, EmailStep, PlaybookDefinition
     from csrunner.domain.errors import PERMANENT
     from csrunner.domain.messages import (
         Account,
@@ -101,6 +101,29 @@ def refusal(
         return f"reassign needs an assignee known on this account (got {a.assignee!r})"
     if a.action == "complete" and p.records and a.value is None:
         return f"step '{a.step_id}' records '{p.records}': give value true or false"
+    return edit_refusal(defn, p, a)
+
+
+def edit_refusal(defn: PlaybookDefinition, p: Pending, a: Action) -> Optional[str]:
+    """Edits go only with approving an email's gate, only on its editable parts, and the parts
+    it requires must not end up empty."""
+    gate = defn.step(a.step_id)
+    email = defn.step(gate.gates) if isinstance(gate, ApprovalStep) else None
+    if not isinstance(email, EmailStep):
+        return f"step '{a.step_id}' has nothing to edit" if a.edits else None
+    if a.edits and a.action != "approve":
+        return f"edits go with approve, not {a.action}"
+    wrong = sorted(set(a.edits) - set(email.editable))
+    if wrong:
+        allowed = ", ".join(email.editable) or "none"
+        return f"'{wrong[0]}' is not an editable part of '{email.id}' (editable: {allowed})"
+    if a.action == "approve":
+        for part in email.required:
+            if not a.edits.get(part, p.editable.get(part, "")).strip():
+                return (
+                    f"approving '{a.step_id}' needs '{part}' written: the email '{email.id}' cannot go "
+                    f"out without it (edit '{part}' and approve again)"
+                )
     return None
 
 

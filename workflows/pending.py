@@ -138,7 +138,8 @@ class PendingWork:
             elif p.records:
                 st.facts[p.records] = a.value
         self.changed += 1
-        given = {"until": a.until, "value": a.value, "assignee": a.assignee}
+        edited = sorted(a.edits) or None  # the timeline says which parts; the text goes with the email
+        given = {"until": a.until, "value": a.value, "assignee": a.assignee, "edited": edited}
         detail = {k: v for k, v in given.items() if v is not None}
         self.run.record(a.step_id, p.kind, outcome, actor=a.actor, reason=a.reason, detail=detail)
         self.run.publish()

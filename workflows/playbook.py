@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from csrunner.domain.messages import (
         Action,
+        Edit,
         EmailResult,
         Migration,
         Pending,
@@ -136,6 +137,7 @@ class PlaybookWorkflow(PlaybookRun):
                 "message_id": res.message_id,
                 "channel": res.channel,
                 "template": step.template,
+                **self.edited(step.id),
             },
         )
 
@@ -149,7 +151,7 @@ class PlaybookWorkflow(PlaybookRun):
         self.record(step.id, "slack", "sent", detail={"to": res.channel, "text": res.text[:500]})
 
     async def _task(self, step: TaskStep) -> None:
-        due = step.due
+        due, shown = step.due, self.shown(step.shows)
         await self.work.open(
             Pending(
                 step_id=step.id,
@@ -162,8 +164,9 @@ class PlaybookWorkflow(PlaybookRun):
                 ladder_hours=due.hours if due else 24,
                 checklist=step.checklist,
                 records=step.records,
+                preview={"title": shown} if shown else {},
             ),
-            description=step.description,
+            description="\n\n".join(t for t in (step.description, shown) if t),
             agenda=step.agenda,
             deliverables=step.deliverables,
         )
@@ -172,7 +175,7 @@ class PlaybookWorkflow(PlaybookRun):
         gated = self.defn.step(step.gates)
         if gated is None:  # the catalog refuses such a file; only a hand-built input gets here
             raise ApplicationError(f"'{step.id}' gates unknown step '{step.gates}'", non_retryable=True)
-        preview = await self.preview(gated)
+        preview, parts = await self.preview(gated)
         hours = step.deadline.hours
         p = Pending(
             step_id=step.id,
@@ -184,10 +187,13 @@ class PlaybookWorkflow(PlaybookRun):
             ladder=step.deadline.escalate_to,
             ladder_hours=hours,
             preview=preview,
+            editable=parts,
         )
         decision = await self.work.approval(step, p)
         if decision.action == "skip":
             self.state.skip_steps.append(step.gates)
+        elif decision.edits:
+            self.state.edits[step.gates] = Edit(actor=decision.actor, parts=decision.edits)
         if p.slack_ref:  # the Slack request now says who did what
             await self.notify.update(p, decision, self.run_ctx(step))
 

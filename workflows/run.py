@@ -73,15 +73,28 @@ class PlaybookRun:
             template=step.template,
             run=self.run_ctx(step),
             facts=self.state.facts,
+            edits=edit.parts if (edit := self.state.edits.get(step.id)) else {},
         )
 
-    async def preview(self, gated: AnyStep) -> dict[str, str]:
-        """What an approval request shows of the step it guards: an email rendered as it would go."""
+    def shown(self, names: list[str]) -> str:
+        """The account metrics a task lists, one a line, saying which are missing."""
+        metrics = self.inp.account.metrics
+        lines = [f"- {n.replace('_', ' ').capitalize()}: {metrics.get(n, '(not given)')}" for n in names]
+        return "\n".join(["Signals:", *lines]) if lines else ""
+
+    def edited(self, step_id: str) -> dict[str, Any]:
+        """For an email's timeline line: who rewrote which parts before it went."""
+        edit = self.state.edits.get(step_id)
+        return {"edited_by": edit.actor, "edited": sorted(edit.parts)} if edit else {}
+
+    async def preview(self, gated: AnyStep) -> tuple[dict[str, str], dict[str, str]]:
+        """What an approval request shows of the step it guards: an email rendered as it would go,
+        and the current text of the parts its approver may edit."""
         if not isinstance(gated, EmailStep):
-            return {"title": gated.title or gated.id}
+            return {"title": gated.title or gated.id}, {}
         contact = self.inp.account.contact(gated.to)
         if contact is None:
-            return {"title": f"(no contact with role '{gated.to}')"}
+            return {"title": f"(no contact with role '{gated.to}')"}, {}
         try:
             mail = await workflow.execute_activity(
                 "render_email",
@@ -90,8 +103,9 @@ class PlaybookRun:
                 **common.SEND_OPTIONS,
             )
         except ActivityError as e:
-            return {"title": f"(preview failed: {common.reason(e)})"}
-        return {"to": mail.to, "subject": mail.subject, "text": mail.text}
+            return {"title": f"(preview failed: {common.reason(e)})"}, {}
+        parts = {k: mail.parts.get(k, "") for k in gated.editable}
+        return {"to": mail.to, "subject": mail.subject, "text": mail.text}, parts
 
     def day(self) -> int:
         """The playbook's calendar day in the account's timezone (day 0 is the start date)."""

@@ -18,6 +18,8 @@ TEAM_ROLES = ("csm", "manager", "executive")
 TeamRole = Literal["csm", "manager", "executive"]
 StepId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 LocalTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+#: A part of an email a CSM may edit before approving: `subject`, or a block of the template.
+PartName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 
 
 class Strict(BaseModel):
@@ -86,6 +88,17 @@ class EmailStep(StepBase):
     kind: Literal["email"]
     to: str = Field(description="customer contact role, e.g. champion")
     template: str
+    #: Parts the approver may edit: `subject` or blocks of the template (checked by the lint).
+    editable: list[PartName] = Field([], max_length=10)
+    #: Editable parts that must not be empty when approved (e.g. the expansion opportunity).
+    required: list[PartName] = Field([], max_length=10)
+
+    @model_validator(mode="after")
+    def _parts(self) -> EmailStep:
+        extra = [p for p in self.required if p not in self.editable]
+        if extra:
+            raise ValueError(f"required parts {extra} are not in 'editable' {self.editable}")
+        return self
 
 
 class SlackStep(StepBase):
@@ -114,6 +127,8 @@ class TaskStep(StepBase):
     due: Optional[TaskDue] = None
     #: Completing the task records this fact (with the yes/no the person gave).
     records: Optional[str] = None
+    #: Account metrics the task lists with their values (e.g. the signals that started the play).
+    shows: list[str] = Field([], max_length=20)
 
 
 class WaitStep(StepBase):
@@ -186,6 +201,10 @@ def subject(step: AnyStep) -> str:
             assert_never(step)
 
 
+#: Step fields added after playbooks were published (left out of the content hash while empty).
+LATER_FIELDS = ("editable", "required", "shows")
+
+
 class PlaybookDefinition(Strict):
     id: StepId
     name: str
@@ -211,6 +230,16 @@ class PlaybookDefinition(Strict):
             if step.id in seen:
                 raise ValueError(f"duplicate step id {step.id!r} (steps {seen[step.id]} and {i})")
             seen[step.id] = i
+        for step in self.steps:  # a part the CSM must write needs a CSM to write it
+            if isinstance(step, EmailStep) and (step.editable or step.required):
+                gate = next((a for a in self.steps if isinstance(a, ApprovalStep) and a.gates == step.id), None)
+                if gate is None:
+                    raise ValueError(f"step {step.id!r} has editable parts but no approval gates it")
+                if step.required and gate.deadline.then == "proceed":
+                    raise ValueError(
+                        f"approval {gate.id!r} may not 'proceed' on its deadline: "
+                        f"{step.id!r} needs {step.required} written by a person"
+                    )
         return self
 
     def step(self, step_id: str) -> AnyStep | None:
@@ -224,6 +253,10 @@ class PlaybookDefinition(Strict):
         data = self.model_dump(mode="json")
         if not self.holdout_percent:  # playbooks without a holdout keep the hash they always had
             del data["holdout_percent"]
+        for step in data["steps"]:  # fields added later count only when set: old hashes stay valid
+            for k in LATER_FIELDS:
+                if step.get(k) == []:
+                    del step[k]
         raw = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(raw).hexdigest()[:12]
 

@@ -6,9 +6,9 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from csrunner.domain.definitions import PlaybookDefinition
+from csrunner.domain.definitions import PartName, PlaybookDefinition
 from csrunner.domain.values import ITEMS, AccountId, HttpsUrl, Short, Text
 
 _EMAIL = re.compile(
@@ -82,7 +82,19 @@ class Account(Model):
 
 # --- run state -------------------------------------------------------------------------------
 
-ActionName = Literal["approve", "skip", "snooze", "complete", "reassign"]
+ActionName = Literal["approve", "skip", "reject", "snooze", "complete", "reassign"]
+#: An edited part of an email: plain text (escaped in HTML), at most this long.
+EDIT_MAX = 2000
+
+
+def _plain(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if any(ord(c) < 32 and c not in "\n\t" for c in text):
+        raise ValueError("an edit is plain text: no control characters")
+    return text
+
+
+EditText = Annotated[str, Field(max_length=EDIT_MAX), AfterValidator(_plain)]
 
 
 class StepRecord(Model):
@@ -114,7 +126,16 @@ class Pending(Model):
     snoozed_until: Optional[datetime] = None
     checklist: list[str] = []
     preview: dict[str, str] = {}
+    #: approvals of an email: the current text of each part the approver may edit
+    editable: dict[str, str] = {}
     slack_ref: dict[str, str] = {}  # channel/ts of the Slack message to update
+
+
+class Edit(Model):
+    """Parts of an email an approver rewrote, and who."""
+
+    actor: str
+    parts: dict[str, str]
 
 
 class RunState(Model):
@@ -127,6 +148,7 @@ class RunState(Model):
     cursor: int = 0
     facts: dict[str, Any] = {}
     skip_steps: list[str] = []
+    edits: dict[str, Edit] = {}  # email step id → what its approver changed
     pending: dict[str, Pending] = {}
     timeline: list[StepRecord] = []
     chain: list[str] = []  # playbooks this run has been, oldest first (handover)
@@ -152,6 +174,17 @@ class Action(Model):
     until: Optional[datetime] = None  # snooze
     value: Optional[bool] = None  # complete: the yes/no a task records
     assignee: Optional[Short] = None  # reassign: team role or person id
+    #: approve: parts of the gated email rewritten, {part: plain text}
+    edits: dict[PartName, EditText] = Field(default_factory=dict, max_length=10)
+
+    @model_validator(mode="after")
+    def _reject_is_skip(self) -> Action:
+        """`reject` is a skip that must say why (the reason goes to the timeline)."""
+        if self.action == "reject":
+            if not self.reason.strip():
+                raise ValueError("reject needs a reason (it is a skip that says why)")
+            self.action = "skip"
+        return self
 
 
 class Migration(Model):
@@ -201,6 +234,7 @@ class EmailRequest(Model):
     template: str
     run: dict[str, Any] = {}
     facts: dict[str, Any] = {}
+    edits: dict[str, str] = {}  # parts the approver rewrote
 
 
 class RenderedEmail(Model):
@@ -208,6 +242,7 @@ class RenderedEmail(Model):
     subject: str
     text: str
     html: str
+    parts: dict[str, str] = {}  # the editable parts' text as rendered (subject and part blocks)
 
 
 class EmailResult(Model):

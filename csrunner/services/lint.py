@@ -174,6 +174,8 @@ def lint_template(
         source = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         return [LintIssue(str(path), 1, f"cannot read: {e}")]
+    if kind == "email":  # the template's own part blocks, as the Renderer passes them
+        ctx = {**ctx, "parts": {p: "Sample text" for p in _part_names(renderer, rel)}}
     # the Renderer's own sandboxed environments (same filters, globals and undefined policy)
     issues = lint_source(source, str(path), ctx, renderer.environment(False))
     if issues:
@@ -194,6 +196,34 @@ def lint_template(
     except TemplateError as e:
         return [LintIssue(str(path), _template_line(e, str(path)), f"does not render: {e}")]
     return []
+
+
+def _part_names(renderer: Renderer, rel: str) -> list[str]:
+    try:
+        return renderer.part_names(rel)
+    except TemplateError:
+        return []  # the static pass reports the syntax error with its line
+
+
+def lint_editable(renderer: Renderer, defn_id: str, step: EmailStep, locales: list[str]) -> list[LintIssue]:
+    """Each part a step lets the approver edit is `subject` or a block of its template."""
+    issues: list[LintIssue] = []
+    for loc in locales:
+        rel = f"{loc}/{step.template}.j2"
+        if not (renderer.templates_dir / rel).is_file():
+            continue
+        parts = _part_names(renderer, rel)
+        for part in step.editable:
+            if part != "subject" and part not in parts:
+                issues.append(
+                    LintIssue(
+                        str(renderer.templates_dir / rel),
+                        1,
+                        f"playbook '{defn_id}' step '{step.id}' lets the approver edit '{part}', but "
+                        f"the template has no block '{part}' (its parts: {', '.join(parts) or 'none'})",
+                    )
+                )
+    return issues
 
 
 def _template_line(err: Exception, file: str) -> int:
@@ -235,6 +265,10 @@ def lint_catalog(catalog: Catalog, templates_dir: Path, all_templates: bool = Tr
             for p in sorted((Path(templates_dir) / loc).glob("*.j2")):
                 jobs.setdefault((p.stem, loc, "email"), sample_context("email"))
     issues: list[LintIssue] = []
+    for defn in catalog.definitions.values():
+        for step in defn.steps:
+            if isinstance(step, EmailStep) and step.editable:
+                issues += lint_editable(renderer, defn.id, step, locales)
     for (name, loc, kind), ctx in sorted(jobs.items()):
         if kind == "missing":
             issues.append(

@@ -70,7 +70,7 @@ def test_a_typo_in_a_variable_is_an_error_with_file_and_line(tmp_path):
     bad = EMAIL.replace("your CSM is {{ csm.name }}", "your CSM is {{ csm.name }} at {{ acount.name }}")
     assert lint_trial(tmp_path, email=bad) == [
         "en/trial_email.j2:3: 'acount' is undefined; did you mean 'account'? (this template can use: "
-        "account, contact, csm, executive, facts, manager, metrics, run)"
+        "account, contact, csm, executive, facts, manager, metrics, parts, run)"
     ]
 
 
