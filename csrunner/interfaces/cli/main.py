@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -135,8 +136,9 @@ async def show(run_id, as_json, reader):
 
 
 ACTIONS = {
-    "approve": "Approve a pending approval step.",
+    "approve": "Approve a pending approval step (--edit part=text rewrites a part of its email).",
     "skip": "Skip a pending approval (the step it guards is not sent).",
+    "reject": "Reject a pending approval: a skip that must say why (--reason).",
     "snooze": "Snooze an approval or task --until a time (or hours from now).",
     "complete": "Complete a pending task (--value yes/no when it records a fact).",
     "reassign": "Reassign a pending approval or task --to another person or role.",
@@ -150,11 +152,28 @@ EXTRA = {
         "--value", type=click.Choice(["yes", "no"]), default=None, help="The answer a task records."
     ),
     "reassign": click.option("--to", "assignee", required=True, help="Person id or role (csm, manager)."),
+    "approve": click.option(
+        "--edit",
+        "edits",
+        multiple=True,
+        metavar="PART=TEXT",
+        help="Rewrite an editable part of the email before it goes (repeatable; \\n for a new line).",
+    ),
 }
 
 
+def _edits(pairs: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        part, eq, text = pair.partition("=")
+        if not eq or not part.strip():
+            raise click.BadParameter(f"expected PART=TEXT, got {pair!r}", param_hint="--edit")
+        out[part.strip()] = text.replace("\\n", "\n")
+    return out
+
+
 def _action_command(name: str, help_text: str):
-    async def command(run_id, step, actor, reason, until=None, value=None, assignee=None):
+    async def command(run_id, step, actor, reason, until=None, value=None, assignee=None, edits=()):
         from csrunner.services.runs import ActionRefused, act_as, member
         from csrunner.services.temporal import connect
 
@@ -163,15 +182,21 @@ def _action_command(name: str, help_text: str):
             member(team, actor)  # before connecting: a typo or a made-up name goes no further
         except ActionRefused as e:
             raise click.ClickException(f"{e}; nothing done") from None
-        action = Action(
-            step_id=step,
-            action=name,
-            actor=actor,
-            reason=reason,
-            until=_until(until),
-            value=None if value is None else value == "yes",
-            assignee=assignee,
-        )
+        try:
+            action = Action(
+                step_id=step,
+                action=name,
+                actor=actor,
+                reason=reason,
+                until=_until(until),
+                value=None if value is None else value == "yes",
+                assignee=assignee,
+                edits=_edits(edits),
+            )
+        except ValidationError as e:
+            err = e.errors()[0]
+            where = ".".join(str(x) for x in err["loc"]) or name
+            raise click.ClickException(f"{where}: {err['msg'].removeprefix('Value error, ')}") from None
         try:
             v = await act_as(await connect(), team, run_id, action)
         except ActionRefused as e:

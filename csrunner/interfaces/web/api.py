@@ -1,4 +1,4 @@
-"""The CSM/ops action API (bearer tokens): who am I, pending work, the five actions, and an
+"""The CSM/ops action API (bearer tokens): who am I, pending work, the actions, and an
 account's timeline. The same functions back the web inbox."""
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ from csrunner.interfaces.web.models import (
     ACCOUNT_ID,
     ActIn,
     ActResult,
+    ApproveIn,
     CompleteIn,
     Me,
     PendingItem,
     ReassignIn,
+    RejectIn,
     SnoozeIn,
     Timeline,
 )
@@ -82,10 +84,23 @@ async def _act(request: Request, who: Principal, body: ActIn, name: str, **extra
 
 
 @router.post(
-    "/actions/approve", response_model=ActResult, responses=ERRORS, summary="Approve a pending approval"
+    "/actions/approve",
+    response_model=ActResult,
+    responses=ERRORS,
+    summary="Approve a pending approval, optionally with edits to the email it guards (sent as edited)",
 )
-async def approve(body: ActIn, request: Request, who: Principal = Depends(api_user)) -> ActResult:
-    return await _act(request, who, body, "approve")
+async def approve(body: ApproveIn, request: Request, who: Principal = Depends(api_user)) -> ActResult:
+    return await _act(request, who, body, "approve", edits=body.edits)
+
+
+@router.post(
+    "/actions/reject",
+    response_model=ActResult,
+    responses=ERRORS,
+    summary="Reject a pending approval: a skip with a required reason (the email is not sent)",
+)
+async def reject(body: RejectIn, request: Request, who: Principal = Depends(api_user)) -> ActResult:
+    return await _act(request, who, body, "reject")
 
 
 @router.post(

@@ -14,6 +14,7 @@ from urllib.parse import quote, urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 
 from csrunner.domain.definitions import TEAM_ROLES
 from csrunner.domain.messages import Action
@@ -188,6 +189,20 @@ async def account_page(account_id: str, request: Request):
     )
 
 
+def edits_from(form: Any) -> dict[str, str]:
+    """The approval card's editable parts (`edit.<part>`), only those changed from the text shown
+    (`orig.<part>`), so the timeline names what the approver really rewrote."""
+
+    def norm(v: Any) -> str:
+        return str(v).replace("\r\n", "\n").strip()
+
+    return {
+        k.removeprefix("edit."): norm(v)
+        for k, v in form.multi_items()
+        if k.startswith("edit.") and norm(v) != norm(form.get("orig." + k.removeprefix("edit."), ""))
+    }
+
+
 @router.post(
     "/act",
     response_class=RedirectResponse,
@@ -221,7 +236,13 @@ async def act(
         action, extra["value"] = "complete", action == "complete-yes"
     if action == "reassign":
         extra["assignee"] = assignee
-    act_ = Action(step_id=step_id, action=action, actor=who.id, reason=reason, **extra)
+    if action == "approve":
+        extra["edits"] = edits_from(await request.form())
+    try:
+        act_ = Action(step_id=step_id, action=action, actor=who.id, reason=reason, **extra)
+    except ValidationError as e:
+        err = e.errors()[0]
+        return _redirect(back, f"{'.'.join(map(str, err['loc']))}: {err['msg']}", error=True)
     try:
         await perform(request.app.state.svc, who, workflow_id, act_)
     except ServiceError as e:

@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictFloat, StrictInt, StrictStr
 
-from csrunner.domain.messages import Contact
+from csrunner.domain.definitions import PartName
+from csrunner.domain.messages import Contact, EditText
 from csrunner.domain.values import ACCOUNT_ID_PATTERN as ACCOUNT_ID
 from csrunner.domain.values import ITEMS, HttpsUrl, NpsScore, Short, Text, TimeZoneName
 
@@ -126,6 +127,19 @@ class ActIn(In):
     reason: Text = ""
 
 
+class ApproveIn(ActIn):
+    edits: dict[PartName, EditText] = Field(
+        default_factory=dict,
+        max_length=10,
+        description="parts of the gated email rewritten before it goes, {part: plain text}; "
+        "the parts are the email step's `editable` (see the pending item's `editable`)",
+    )
+
+
+class RejectIn(ActIn):
+    reason: Text = Field(min_length=1, description="why; rejecting is skipping with a reason")
+
+
 class SnoozeIn(ActIn):
     until: datetime = Field(description="ISO time in the future; a time without offset is UTC")
 
@@ -160,6 +174,7 @@ class PendingItem(BaseModel):
     records: Optional[str] = Field(None, description="the fact completing this task records (yes/no)")
     checklist: list[str] = []
     preview: dict[str, str] = {}
+    editable: dict[str, str] = Field({}, description="approvals: the parts the approver may edit, current text")
 
 
 class ActResult(BaseModel):

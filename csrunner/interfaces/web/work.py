@@ -82,6 +82,7 @@ async def pending_for(svc, who: Principal, csm: str | None = None) -> list[Pendi
                     records=p.records,
                     checklist=p.checklist,
                     preview=p.preview,
+                    editable=p.editable,
                 )
             )
     far = datetime.max.replace(tzinfo=UTC)
