@@ -164,6 +164,7 @@ class Notifier:
         value = f"{workflow.info().workflow_id}|{p.step_id}"
         buttons = [
             SlackButton(text="Approve", action_id="approve", value=value, style="primary"),
+            *([SlackButton(text="Edit", action_id="edit", value=value)] if p.editable else []),
             SlackButton(text="Skip", action_id="skip", value=value, style="danger"),
             SlackButton(text="Snooze 1 day", action_id="snooze", value=value),
         ]

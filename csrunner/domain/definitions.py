@@ -232,7 +232,9 @@ class PlaybookDefinition(Strict):
             seen[step.id] = i
         for step in self.steps:  # a part the CSM must write needs a CSM to write it
             if isinstance(step, EmailStep) and (step.editable or step.required):
-                gate = next((a for a in self.steps if isinstance(a, ApprovalStep) and a.gates == step.id), None)
+                gate = next(
+                    (a for a in self.steps if isinstance(a, ApprovalStep) and a.gates == step.id), None
+                )
                 if gate is None:
                     raise ValueError(f"step {step.id!r} has editable parts but no approval gates it")
                 if step.required and gate.deadline.then == "proceed":

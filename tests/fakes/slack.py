@@ -1,10 +1,11 @@
-"""Fake Slack Web API: chat.postMessage, chat.update, auth.test, users.info.
+"""Fake Slack Web API: chat.postMessage, chat.update, views.open, auth.test, users.info.
 
 Speaks Slack's wire format: any method may be GET or POST; arguments come as JSON
 (token only via `Authorization: Bearer`), form-urlencoded or multipart (token may
 also be a `token` field), or query string. API errors are HTTP 200 with
 {"ok": false, "error": ...}; rate limiting is HTTP 429 + Retry-After.
-Block Kit limits come from specs/slack_limits_and_sdk.json.
+Block Kit limits come from specs/slack_limits_and_sdk.json; modal limits (views.open) and the
+`view_submission` payload a modal's submit sends back from specs/slack_views_and_modals.json.
 
 Use with the real client:  slack_sdk.WebClient(token, base_url=fake.url + "/api/")
 """
@@ -26,6 +27,12 @@ from starlette.routing import Route
 from ._server import FakeServer, bearer_token, json_response, load_spec
 
 _SPEC = load_spec("slack_limits_and_sdk.json")
+_VIEWS = load_spec("slack_views_and_modals.json")
+MODAL_BLOCKS_MAX = 100  # modal_view_limits.blocks
+MODAL_TITLE_MAX = 24  # title / submit / close
+PRIVATE_METADATA_MAX = 3000
+CALLBACK_ID_MAX = 255
+INPUT_VALUE_MAX = 3000  # plain_text_input max_length
 _KIT = _SPEC["block_kit_limits_sdk"]
 MAX_BLOCKS = _SPEC["message_limits_docs"]["blocks_per_message"]  # 50
 MAX_TEXT = _SPEC["message_limits_docs"]["text_truncated_over_chars"]  # 40000, then truncated + warning
@@ -91,12 +98,12 @@ def _element(el: Any, ptr: str) -> list[str]:
     return errs
 
 
-def validate_blocks(blocks: Any) -> list[str]:
+def validate_blocks(blocks: Any, limit: int = MAX_BLOCKS) -> list[str]:
     """Slack-style error strings ("... [json-pointer:/blocks/0/text/text]") for a blocks array."""
     if not isinstance(blocks, list):
         return ["must be an array [json-pointer:/blocks]"]
-    if len(blocks) > MAX_BLOCKS:
-        return [f"no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]"]
+    if len(blocks) > limit:
+        return [f"no more than {limit} items allowed [json-pointer:/blocks]"]
     errs: list[str] = []
     block_ids: set[str] = set()
     for i, b in enumerate(blocks):
@@ -129,6 +136,8 @@ def validate_blocks(blocks: Any) -> list[str]:
                 errs += _element(b["accessory"], f"{ptr}/accessory")
         elif t == "header":
             errs += _text_obj(b.get("text"), f"{ptr}/text", HEADER_TEXT_MAX, plain_only=True)
+        elif t == "input":
+            errs += _input(b, ptr)
         elif t in ("actions", "context"):
             limit = ACTIONS_ELEMENTS_MAX if t == "actions" else CONTEXT_ELEMENTS_MAX
             els = b.get("elements")
@@ -142,6 +151,45 @@ def validate_blocks(blocks: Any) -> list[str]:
                         errs += _element(el, f"{ptr}/elements/{j}")
                     elif isinstance(el, dict) and el.get("type") in ("plain_text", "mrkdwn"):
                         errs += _text_obj(el, f"{ptr}/elements/{j}", SECTION_TEXT_MAX)
+    return errs
+
+
+def _input(b: dict, ptr: str) -> list[str]:
+    """An input block: a plain_text label and a plain_text_input element within its limits."""
+    errs = _text_obj(b.get("label"), f"{ptr}/label", FIELD_TEXT_MAX, plain_only=True)
+    el = b.get("element")
+    if not isinstance(el, dict) or el.get("type") != "plain_text_input":
+        return [*errs, f"must be a plain_text_input [json-pointer:{ptr}/element]"]
+    if not el.get("action_id") or len(str(el["action_id"])) > ACTION_ID_MAX:
+        errs.append(f"must provide an action_id [json-pointer:{ptr}/element/action_id]")
+    cap = el.get("max_length", INPUT_VALUE_MAX)
+    if not isinstance(cap, int) or not 1 <= cap <= INPUT_VALUE_MAX:
+        errs.append(f"must be 1-{INPUT_VALUE_MAX} [json-pointer:{ptr}/element/max_length]")
+    elif len(str(el.get("initial_value", ""))) > cap:
+        errs.append(_too_long(cap, f"{ptr}/element/initial_value"))
+    return errs
+
+
+def validate_view(view: Any) -> list[str]:
+    """A modal view object as views.open checks it (specs/slack_views_and_modals.json)."""
+    if not isinstance(view, dict) or view.get("type") != "modal":
+        return ["must be a modal view [json-pointer:/view/type]"]
+    errs = _text_obj(view.get("title"), "/view/title", MODAL_TITLE_MAX, plain_only=True)
+    blocks = view.get("blocks")
+    has_input = isinstance(blocks, list) and any(
+        isinstance(b, dict) and b.get("type") == "input" for b in blocks
+    )
+    for key in ("submit", "close"):
+        if key in view or (key == "submit" and has_input):
+            errs += _text_obj(view.get(key), f"/view/{key}", MODAL_TITLE_MAX, plain_only=True)
+    errs += [
+        e.replace("[json-pointer:/blocks", "[json-pointer:/view/blocks")
+        for e in validate_blocks(blocks, MODAL_BLOCKS_MAX)
+    ]
+    if len(str(view.get("private_metadata", ""))) > PRIVATE_METADATA_MAX:
+        errs.append(_too_long(PRIVATE_METADATA_MAX, "/view/private_metadata"))
+    if len(str(view.get("callback_id", ""))) > CALLBACK_ID_MAX:
+        errs.append(_too_long(CALLBACK_ID_MAX, "/view/callback_id"))
     return errs
 
 
@@ -174,6 +222,8 @@ class FakeSlack(FakeServer):
             self.add_user(**u)
         self._messages: dict[tuple[str, str], dict] = {}  # (channel_id, ts) -> record, post order
         self._updates: list[dict] = []
+        self._views: list[dict] = []
+        self._used_triggers: set[str] = set()
         self._ts_counter = itertools.count(1)
         self._ts_base = int(time.time())
 
@@ -229,6 +279,45 @@ class FakeSlack(FakeServer):
         with self._lock:
             return copy.deepcopy(self._updates)
 
+    @property
+    def views(self) -> list[dict]:
+        """Modals opened with views.open (oldest first), as the view object with its new "id"."""
+        with self._lock:
+            return copy.deepcopy(self._views)
+
+    def view_submission(self, view_id: str, user: str, values: dict[str, str]) -> dict:
+        """The `view_submission` payload Slack sends when `user` submits the modal `view_id`
+        with `values` ({block_id: text}), in the spec's shape (specs/slack_views_and_modals.json)."""
+        view = next(v for v in self.views if v["id"] == view_id)
+        payload = copy.deepcopy(_VIEWS["view_submission_payload"]["example"])
+        payload["user"] = {
+            "id": user,
+            "username": user.lower(),
+            "name": user.lower(),
+            "team_id": self.TEAM_ID,
+        }
+        payload["trigger_id"] = f"{time.time_ns()}.fake"
+        inputs = {
+            b["block_id"]: b["element"]["action_id"] for b in view["blocks"] if b.get("type") == "input"
+        }
+        unknown = set(values) - set(inputs)
+        if unknown:
+            raise ValueError(f"the modal has no input blocks {sorted(unknown)}")
+        payload["view"] = {
+            "id": view["id"],
+            "type": "modal",
+            "callback_id": view.get("callback_id", ""),
+            "private_metadata": view.get("private_metadata", ""),
+            "hash": f"{time.time_ns()}.fake",
+            "state": {
+                "values": {
+                    bid: {aid: {"type": "plain_text_input", "value": values.get(bid)}}
+                    for bid, aid in inputs.items()
+                }
+            },
+        }
+        return payload
+
     def messages_in(self, channel: str) -> list[dict]:
         channel = self.channel_id(channel)
         return [m for m in self.messages if m["channel"] == channel]
@@ -264,12 +353,15 @@ class FakeSlack(FakeServer):
     def _reset_state(self) -> None:
         self._messages.clear()
         self._updates.clear()
+        self._views.clear()
+        self._used_triggers.clear()
 
     # ---- HTTP ----------------------------------------------------------------
     def routes(self) -> list:
         methods = {
             "chat.postMessage": self._post_message,
             "chat.update": self._update,
+            "views.open": self._views_open,
             "auth.test": self._auth_test,
             "users.info": self._users_info,
         }
@@ -400,6 +492,31 @@ class FakeSlack(FakeServer):
             {"channel": key[0], "ts": key[1], "text": message["text"], "message": message},
             content["warnings"],
         )
+
+    def _views_open(self, args: dict) -> Response:
+        trigger, view = args.get("trigger_id"), args.get("view")
+        if not isinstance(trigger, str) or not trigger:
+            return _api_error("invalid_trigger_id")
+        if isinstance(view, str):  # form-encoded: view is a JSON string
+            try:
+                view = json.loads(view)
+            except ValueError:
+                return _api_error("invalid_arguments")
+        errs = validate_view(view)
+        if errs:
+            return _api_error(
+                "invalid_arguments",
+                errors=errs,
+                response_metadata={"messages": [f"[ERROR] {e}" for e in errs]},
+            )
+        with self._lock:
+            if trigger in self._used_triggers:  # a trigger opens one view
+                return _api_error("exchanged_trigger_id")
+            self._used_triggers.add(trigger)
+            opened = {**view, "id": f"V{len(self._views) + 1:08d}", "team_id": self.TEAM_ID}
+            self._views.append(opened)
+        keys = ("id", "team_id", "type", "private_metadata", "callback_id")
+        return _ok({"view": {**{k: opened.get(k, "") for k in keys}, "hash": f"{time.time_ns()}.fake"}})
 
     def _auth_test(self, args: dict) -> Response:
         return _ok(

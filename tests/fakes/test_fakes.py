@@ -723,3 +723,67 @@ async def test_hubspot_from_async_code(hs):
     async with httpx.AsyncClient(base_url=hs.url, headers={"Authorization": f"Bearer {HS_TOKEN}"}) as c:
         resp = await c.get("/crm/v3/objects/contacts/102")
     assert resp.json()["properties"]["firstname"] == "Bob"
+
+
+def _modal(**over):
+    view = {
+        "type": "modal",
+        "callback_id": "edit-email",
+        "private_metadata": '{"run": "r", "step": "s"}',
+        "title": {"type": "plain_text", "text": "Edit and approve"},
+        "submit": {"type": "plain_text", "text": "Approve"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "note",
+                "label": {"type": "plain_text", "text": "Personal note"},
+                "element": {"type": "plain_text_input", "action_id": "value", "initial_value": "Hi"},
+            }
+        ],
+    }
+    return {**view, **over}
+
+
+def test_slack_views_open_validates_the_modal_and_builds_its_submission(slack):
+    client = WebClient("xoxb-test-token", base_url=slack.url + "/api/")
+    opened = client.views_open(trigger_id="1.2.abc", view=_modal())["view"]
+    assert (opened["type"], opened["callback_id"]) == ("modal", "edit-email")
+    payload = slack.view_submission(opened["id"], "U1", {"note": "Happy to help"})
+    assert payload["type"] == "view_submission"
+    assert payload["view"]["private_metadata"] == '{"run": "r", "step": "s"}'
+    assert payload["view"]["state"]["values"] == {
+        "note": {"value": {"type": "plain_text_input", "value": "Happy to help"}}
+    }
+    with pytest.raises(SlackApiError) as reused:
+        client.views_open(trigger_id="1.2.abc", view=_modal())
+    assert reused.value.response["error"] == "exchanged_trigger_id"
+    for bad, pointer in (
+        (_modal(title={"type": "plain_text", "text": "Edit the email and approve it"}), "/view/title/text"),
+        (_modal(submit=None), "/view/submit"),
+        (_modal(private_metadata="x" * 3001), "/view/private_metadata"),
+        (
+            _modal(
+                blocks=[
+                    {
+                        "type": "input",
+                        "block_id": "n",
+                        "label": {"type": "plain_text", "text": "N"},
+                        "element": {
+                            "type": "plain_text_input",
+                            "action_id": "v",
+                            "max_length": 5,
+                            "initial_value": "too long",
+                        },
+                    }
+                ]
+            ),
+            "/view/blocks/0/element/initial_value",
+        ),
+    ):
+        with pytest.raises(SlackApiError) as refused:
+            client.views_open(trigger_id=f"t-{pointer}", view=bad)
+        assert refused.value.response["error"] == "invalid_arguments"
+        assert pointer in " ".join(refused.value.response["errors"])
+    with pytest.raises(SlackApiError) as no_trigger:
+        client.views_open(trigger_id="", view=_modal())
+    assert no_trigger.value.response["error"] == "invalid_trigger_id"

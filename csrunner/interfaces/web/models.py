@@ -174,7 +174,9 @@ class PendingItem(BaseModel):
     records: Optional[str] = Field(None, description="the fact completing this task records (yes/no)")
     checklist: list[str] = []
     preview: dict[str, str] = {}
-    editable: dict[str, str] = Field({}, description="approvals: the parts the approver may edit, current text")
+    editable: dict[str, str] = Field(
+        {}, description="approvals: the parts the approver may edit, current text"
+    )
 
 
 class ActResult(BaseModel):

@@ -1,5 +1,6 @@
-"""Slack's Approve / Skip / Snooze buttons (`block_actions`, form field `payload`), verified with
-Slack's signing secret. The click acts on the run as the team member whose `slack_user` clicked,
+"""Slack's Approve / Edit / Skip / Snooze buttons (`block_actions`, form field `payload`), verified
+with Slack's signing secret (Edit opens a modal, whose `view_submission` approves: slack_modal.py).
+The click acts on the run as the team member whose `slack_user` clicked,
 and the message is updated at once to say who did what (or why the click was refused)."""
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from activities.outbox import write_markdown
 from activities.slack import escape_mrkdwn
 from csrunner.domain.messages import Action
 from csrunner.domain.timefmt import human_time
+from csrunner.interfaces.web import slack_modal
 from csrunner.interfaces.web.auth import Principal
 from csrunner.interfaces.web.errors import ServiceError, error_responses
 from csrunner.interfaces.web.work import perform
@@ -44,7 +46,10 @@ _BODY = {
                     "type": "object",
                     "required": ["payload"],
                     "properties": {
-                        "payload": {"type": "string", "description": "the block_actions payload as JSON"}
+                        "payload": {
+                            "type": "string",
+                            "description": "the block_actions or view_submission payload as JSON",
+                        }
                     },
                 }
             }
@@ -94,17 +99,20 @@ def _payload(raw: bytes) -> dict:
     response_model=SlackAnswer,
     openapi_extra=_BODY,
     responses=error_responses(400, 401, 403, 404, 409, 413, 503),
-    summary="Slack interactivity: Approve / Skip / Snooze clicks on approval requests",
+    summary="Slack interactivity: Approve / Edit / Skip / Snooze clicks, and the Edit dialog's submit",
 )
 async def interactions(request: Request):
     svc = request.app.state.svc
     raw = await request.body()
     _verify(svc.config.slack_signing_secret, raw, request.headers)
     payload = _payload(raw)
+    if payload.get("type") == "view_submission":
+        return await slack_modal.submitted(svc, payload)
     if payload.get("type") != "block_actions":
         return SlackAnswer(ok=True, text=f"ignored: {payload.get('type')!r} interactions are not used")
     raw_actions: list[Any] = payload["actions"] if isinstance(payload.get("actions"), list) else []
-    actions = [a for a in raw_actions if isinstance(a, dict) and a.get("action_id") in BUTTONS]
+    known = {*BUTTONS, "edit"}
+    actions = [a for a in raw_actions if isinstance(a, dict) and a.get("action_id") in known]
     if not actions:
         return SlackAnswer(ok=True, text="ignored: no approval button in this interaction")
     user: dict[str, Any] = payload["user"] if isinstance(payload.get("user"), dict) else {}
@@ -121,6 +129,13 @@ async def interactions(request: Request):
     workflow_id, _, step_id = str(a.get("value", "")).partition("|")
     if not workflow_id or not step_id:
         raise ServiceError(400, "button value must be '<workflow_id>|<step_id>'")
+    if a["action_id"] == "edit":
+        try:
+            opened = await slack_modal.open_editor(svc, payload, workflow_id, step_id)
+        except ServiceError as e:
+            await update_message(svc, payload, f":warning: {escape_mrkdwn(e.message)}", final=False)
+            return JSONResponse({"error": e.message}, status_code=e.status)
+        return SlackAnswer(ok=True, text=f"Edit dialog {opened.get('id', '')} opened")
     name, verb = BUTTONS[a["action_id"]]
     until = datetime.now(UTC) + timedelta(days=1) if name == "snooze" else None
     action = Action(step_id=step_id, action=name, actor=member.id, reason="via Slack", until=until)
