@@ -10,6 +10,7 @@ import pytest
 from e2e_helpers import TOKENS, account, browser_skip_reason, eventually
 from playwright.async_api import async_playwright, expect
 
+from csrunner.config.catalog import load_catalog
 from csrunner.config.settings import REPO_ROOT
 from csrunner.services.runs import start_run
 
@@ -121,3 +122,59 @@ async def test_api_docs_render_offline_under_the_csp(stack, browser, page_path, 
     await expect(page.locator(shown).first).to_contain_text("CS playbook runner")
     assert [u for u in outside if not u.startswith(("data:", "blob:"))] == []
     assert [m for m in refused if "script" in m] == []
+
+
+async def test_csm_edits_the_urgent_email_in_the_inbox_and_approves_it(stack, browser):
+    """Seed 004's critical play: the CSM writes the action plan with dates in the approval card;
+    the customer gets that text, once, and the timeline says who edited what."""
+    acct = account()
+    acct = acct.model_copy(
+        update={"contacts": [c.model_copy(update={"locale": "en"}) for c in acct.contacts]}
+    )
+    catalog = load_catalog(REPO_ROOT / "playbooks", REPO_ROOT / "email_templates")
+    wid, _ = await start_run(stack.client, stack.settings, catalog, acct, "retention-critical")
+    await eventually(lambda: any(f"{wid}|urgent-approval" in str(m["blocks"]) for m in stack.slack.messages))
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+    page.set_default_timeout(15_000)
+    await page.goto(f"{stack.url}/inbox/login")
+    await page.fill("#token", TOKENS["maria"])
+    await page.click("button[type=submit]")
+    card = page.locator(f"li.item[data-workflow='{wid}'][data-step='urgent-approval']")
+    for _ in range(50):  # visibility catches up within moments
+        if await card.count():
+            break
+        await page.wait_for_timeout(200)
+        await page.reload()
+    await expect(card.locator(".preview")).to_contain_text("URGENT: Let's Save Your AI Email Success")
+    plan = card.get_by_label("Action plan")
+    await expect(plan).to_have_value(
+        "Today: An urgent call to review your account and agree on a recovery plan\n"
+        "This Week: Daily check-ins while we fix the main issues together\n"
+        "Next Week: Review the results together and update your success plan"
+    )
+    await expect(card.get_by_label("Issues")).to_have_value("campaign performance\nengagement\ndata quality")
+    await plan.fill(
+        "Today (Tue 2 Dec): Call with Ana about the bounce rate\n"
+        "This Week (by Fri 5 Dec): Clean the list & re-sync <segments>\n"
+        "Next Week (Wed 10 Dec): Review the results together"
+    )
+    await card.screenshot(path=str(ARTIFACTS / "inbox-edit-approval.png"))
+    await card.get_by_role("button", name="Approve with edits").click()
+    await expect(page.locator(".flash.ok")).to_contain_text("approve: 'urgent-approval' done by María García")
+
+    key = f"{wid}/retention-critical/urgent-email"
+    await eventually(lambda: stack.sendgrid.count_custom_arg("idempotency_key", key) == 1)
+    (sent,) = [m for m in stack.sendgrid.messages_to("ana@acme.example") if key in str(m)]
+    body = str(sent)
+    assert "2. **This Week (by Fri 5 Dec)**: Clean the list & re-sync <segments>" in body
+    assert "Clean the list &amp; re-sync &lt;segments&gt;" in body  # escaped in the HTML part
+    await page.goto(f"{stack.url}/inbox/accounts/{acct.id}")
+    row = page.locator("tr.outcome-approved", has_text="urgent-approval")
+    await expect(row).to_contain_text("María García")
+    await expect(row).to_contain_text("edited action plan")
+    await expect(page.locator("tr.outcome-sent", has_text="urgent-email")).to_contain_text(
+        "edited action plan by María García"
+    )
+    await page.screenshot(path=str(ARTIFACTS / "inbox-edit-timeline.png"), full_page=True)
+    await stack.client.get_workflow_handle(wid).terminate("test done")
