@@ -108,6 +108,10 @@ async def run_view(client, wid: str) -> RunView:
     return await client.get_workflow_handle(wid).query(PlaybookWorkflow.view)
 
 
+#: What the CSM writes into an email's empty editable parts when approving it.
+WRITTEN = {"opportunity": "extend your campaigns to the marketing team that just doubled"}
+
+
 async def csm_pass(
     env, client, account_id: str, leave: set[str] = frozenset(), actor: str = "maria"
 ) -> list[str]:
@@ -125,10 +129,18 @@ async def csm_pass(
                 if p.step_id in leave:
                     continue
                 action = "approve" if p.kind == "approval" else "complete"
+                # parts the email cannot go without (expansion's opportunity) are written by the CSM
+                edits = {k: WRITTEN.get(k, k) for k, v in p.editable.items() if not v.strip()}
                 await act(
                     client,
                     play.workflow_id,
-                    Action(step_id=p.step_id, action=action, actor=actor, value=True if p.records else None),
+                    Action(
+                        step_id=p.step_id,
+                        action=action,
+                        actor=actor,
+                        value=True if p.records else None,
+                        edits=edits,
+                    ),
                 )
                 done.append(f"{play.playbook}:{p.step_id}")
                 acted = True

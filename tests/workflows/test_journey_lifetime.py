@@ -119,9 +119,11 @@ PLAYS = """
  90 nps/1 survey-day90 sent
  94 retention-healthy/2 expansion-check created
 100 expansion/1 expansion-kickoff sent
-100 expansion/1 discovery-email sent
 100 expansion/1 week1-identification created
 101 retention-healthy/2 monthly-checklist created
+107 expansion/1 discovery-approval requested
+107 expansion/1 discovery-approval approved maria
+107 expansion/1 discovery-email sent
 107 expansion/1 week2-qualification created
 114 expansion/1 week3-presentation created
 121 expansion/1 week4-close created
