@@ -35,10 +35,10 @@ class EmailActivities:
     def render_email(self, req: EmailRequest) -> RenderedEmail:
         ctx = template_context(req.account, req.contact, req.run, req.facts)
         try:
-            out = self.renderer.render_blocks(
-                req.template, req.contact.locale, ctx, ("subject", "text", "html"), req.edits
-            )
             parts = self.renderer.parts(req.template, req.contact.locale, ctx, req.edits)
+            out = self.renderer.render_blocks(
+                req.template, req.contact.locale, ctx, ("subject", "text", "html"), req.edits, parts
+            )
         except TemplateError as e:  # a broken template will not fix itself on retry
             raise permanent(f"template {req.template!r}: {e}") from None
         subject = " ".join(out["subject"].split())

@@ -101,9 +101,13 @@ class Renderer:
         context: dict[str, Any],
         blocks: tuple[str, ...],
         edits: Mapping[str, str] = {},
+        parts: Mapping[str, str] | None = None,
     ) -> dict[str, str]:
+        """The named blocks; `parts` when the caller already has them (see `parts`)."""
         rel = self.template_path(name, locale)
-        context = {**context, "parts": self.parts(name, locale, context, edits)}
+        if parts is None:
+            parts = self.parts(name, locale, context, edits)
+        context = {**context, "parts": parts}
         out: dict[str, str] = {}
         for block in blocks:
             tmpl = self._env[block == "html"].get_template(rel)

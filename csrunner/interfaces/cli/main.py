@@ -209,7 +209,12 @@ def _action_command(name: str, help_text: str):
     decorated = run_async(nothing="done")(command)
     if name in EXTRA:
         decorated = EXTRA[name](decorated)
-    decorated = click.option("--reason", default="", help="Why; recorded in the timeline.")(decorated)
+    decorated = click.option(
+        "--reason",
+        default="",
+        help="Why; recorded in the timeline"
+        + (" (required: a reject says why)." if name == "reject" else "."),
+    )(decorated)
     decorated = click.option(
         "--as", "actor", required=True, help="Who acts: a person id from the team file (e.g. maria)."
     )(decorated)

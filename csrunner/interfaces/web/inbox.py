@@ -207,7 +207,8 @@ def edits_from(form: Any) -> dict[str, str]:
     "/act",
     response_class=RedirectResponse,
     status_code=303,
-    summary="Inbox: approve, skip, snooze, complete or reassign (form post, then back to the inbox)",
+    summary="Inbox: approve (with the email's edited parts, fields edit.<part>), skip, snooze, complete or "
+    "reassign (form post, then back to the inbox)",
 )
 async def act(
     request: Request,
