@@ -37,7 +37,7 @@ class ScoreUpdate(Model):
     kind: Literal["score"] = "score"
     score: Optional[float] = None
     metrics: dict[str, Any] = {}
-    facts: dict[str, Any] = {}
+    facts: Optional[dict[str, Any]] = None  # None, not {}: an import holds thousands of updates
     at: Optional[datetime] = None
     source: str = Field("", max_length=200)
 

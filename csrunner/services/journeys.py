@@ -121,7 +121,7 @@ def score_update(
     return ScoreUpdate(
         score=score,
         metrics=metrics or {},
-        facts=checked_facts,
+        facts=checked_facts or None,
         at=_check_at(at),
         source=_check_text(source, "source", 200),
     )

@@ -69,6 +69,7 @@ def iter_rows(settings: Settings, source: str | Path, text: str | None = None) -
     from csrunner.services.journeys import check_facts, score_update  # the one validation of an update
 
     name = str(source)
+    declared = set(facts_schema(settings.facts_path).names())  # these columns are account facts
     with _open(source, text) as f:
         reader = csv.DictReader(f)
         if not reader.fieldnames or "account_id" not in reader.fieldnames:
@@ -77,7 +78,7 @@ def iter_rows(settings: Settings, source: str | Path, text: str | None = None) -
             line = reader.line_num
             try:
                 acc = check_account_id((rec.get("account_id") or "").strip())
-                yield ScoreRow(line, acc, _row_update(settings, rec, score_update, check_facts))
+                yield ScoreRow(line, acc, _row_update(settings, rec, score_update, check_facts, declared))
             except ValueError as e:
                 yield f"{name}:{line}: {e}"
 
@@ -117,11 +118,10 @@ def _value(text: str) -> Any:
     return int(number) if number.is_integer() and "." not in text else number
 
 
-def _row_update(settings: Settings, rec: dict, score_update, check_facts) -> ScoreUpdate:
+def _row_update(settings: Settings, rec: dict, score_update, check_facts, declared: set) -> ScoreUpdate:
     if None in rec:
         raise ValueError("more cells than header columns")
     cell = {k: (v or "").strip() for k, v in rec.items()}
-    declared = set(facts_schema(settings.facts_path).names())  # these columns are account facts
     facts = {k: v for k, v in cell.items() if k in declared and k not in RESERVED and v}
     metrics = {k: _value(v) for k, v in cell.items() if k not in RESERVED and k not in declared and v}
     at = None
