@@ -185,6 +185,8 @@ class AccountJourneyWorkflow(RecordedHandlers):
     # --- handling -----------------------------------------------------------------------------
 
     async def _handle(self, m) -> None:
+        if self._take_facts(m):
+            return  # facts only: nothing to score
         handlers: dict[str, Callable[[Any], Awaitable[None]]] = (
             {"deal_closed": self._deal, "nps": self._nps, "expansion": self._expansion}
             if self.recorded

@@ -263,14 +263,26 @@ class JourneyEffects:
 
         asyncio.create_task(wake())
 
+    def _take_facts(self, m) -> bool:
+        """Keep the account facts a deal or an update brings (issue 11: by name, latest wins, for
+        plays started from now on). True when the update brought only facts: nothing to score."""
+        facts = m.account.facts if m.kind == "deal_closed" else getattr(m, "facts", None)
+        if not facts:
+            return False
+        self.state.facts.update(facts)
+        self._event("facts", f"facts updated: {', '.join(sorted(facts))}", {"facts": facts})
+        return m.kind == "score" and m.score is None and not m.metrics
+
     def _account(self):
-        """The account as plays see it: its metrics plus score, band, triggers, NPS (templates)."""
+        """The account as plays see it: its metrics plus score, band, triggers, NPS, and its facts
+        (templates)."""
         st = self.state
         assert st.account is not None  # effects follow the deal
         extra = lifecycle.template_metrics(
             st.metrics, st.score, st.band, st.last_triggers, st.nps, st.expansion_signal
         )
-        return st.account.model_copy(update={"metrics": {**st.account.metrics, **extra}})
+        facts = {**st.account.facts, **st.facts}
+        return st.account.model_copy(update={"metrics": {**st.account.metrics, **extra}, "facts": facts})
 
     def _notifier(self) -> common.Notifier:
         return common.Notifier(self._account(), lambda name: f"{workflow.info().workflow_id}/{name}")

@@ -117,6 +117,8 @@ class RecordedHandlers(LegacyHandlers):
 
     async def _score(self, m: ScoreUpdate, out: Outcome) -> None:
         st = self.state
+        if self._take_facts(m):
+            return  # facts only: nothing to score
         if out.error or out.observation is None or out.band is None:
             st.rejected += 1
             return self._event(

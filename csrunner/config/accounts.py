@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from csrunner.config.sourcemap import DefinitionError, YamlDocument, issues_from_validation, read_yaml
+from csrunner.domain.facts import FactsSchema
 from csrunner.domain.messages import Account, Person
 from csrunner.domain.values import TimeZoneName, check_timezone
 
@@ -107,7 +108,8 @@ def resolve_people(data: dict[str, Any], team: Team) -> dict[str, Any]:
     return data
 
 
-def account_from_doc(doc: YamlDocument, team: Team) -> Account:
+def account_from_doc(doc: YamlDocument, team: Team, facts: FactsSchema | None = None) -> Account:
+    """The validated account; its `facts:` are checked against `facts` (the declared schema)."""
     data = doc.data
     if not isinstance(data, dict) or not set(map(str, data)) & set(Account.model_fields):
         raise DefinitionError(
@@ -124,8 +126,16 @@ def account_from_doc(doc: YamlDocument, team: Team) -> Account:
         check_timezone(account.timezone)
     except ValueError as e:
         raise DefinitionError([doc.issue(["timezone"], f"field 'timezone': {e}")]) from None
+    if account.facts or facts is not None:
+        try:
+            checked = (facts or FactsSchema()).check(account.facts)
+        except ValueError as e:  # "facts.<name>: what is wrong", at that fact's line
+            name, _, problem = str(e).partition(": ")
+            raise DefinitionError([doc.issue(name.split("."), f"field '{name}': {problem}")]) from None
+        account = account.model_copy(update={"facts": checked})
     return account
 
 
-def load_account(path: Path, team: Team) -> Account:
-    return account_from_doc(read_yaml(path), team)
+def load_account(path: Path, team: Team, facts: FactsSchema | None = None) -> Account:
+    """An account file; with no `facts` schema given, an account declaring facts is refused."""
+    return account_from_doc(read_yaml(path), team, facts)

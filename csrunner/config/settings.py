@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     def scoring_model_path(self) -> Path:
         return self.playbooks_dir / "scoring" / DEFAULT_SCORING_MODEL
 
+    @property
+    def facts_path(self) -> Path:
+        """The account facts schema (issue 11), next to the scoring models."""
+        return self.playbooks_dir / "scoring" / "facts.yaml"
+
 
 def parse_tokens(text: str) -> dict[str, str]:
     """API_TOKENS="tok1:maria,tok2:carlos" → {token: person id}. Blank entries are ignored."""

@@ -31,11 +31,13 @@ class DealClosed(Model):
 
 
 class ScoreUpdate(Model):
-    """A ready score or raw metrics (scored by the journey's model), never both."""
+    """A ready score or raw metrics (scored by the journey's model), never both; and/or account
+    facts (checked against the facts schema where they enter). Facts alone are not scored."""
 
     kind: Literal["score"] = "score"
     score: Optional[float] = None
     metrics: dict[str, Any] = {}
+    facts: Optional[dict[str, Any]] = None  # None, not {}: an import holds thousands of updates
     at: Optional[datetime] = None
     source: str = Field("", max_length=200)
 
@@ -137,6 +139,8 @@ class JourneyState(Model):
     band_rank: Optional[int] = None
     score_note: str = ""
     metrics: dict[str, Any] = {}
+    #: account facts as last told (deal webhook, feeds, CSV, `csr facts`), merged name by name
+    facts: dict[str, Any] = {}
     history: list[Observation] = []
     last_triggers: list[FiredTrigger] = []
     last_update_at: Optional[datetime] = None
@@ -194,6 +198,7 @@ class JourneyView(Model):
     band: str = ""
     score_note: str = ""
     metrics: dict[str, Any] = {}
+    facts: dict[str, Any] = {}
     last_triggers: list[FiredTrigger] = []
     last_update_at: Optional[datetime] = None
     nps: list[NpsRecord] = []

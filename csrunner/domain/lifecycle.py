@@ -488,6 +488,7 @@ def view(
         band=st.band,
         score_note=st.score_note,
         metrics=st.metrics,
+        facts=st.facts,
         last_triggers=st.last_triggers,
         last_update_at=st.last_update_at,
         nps=st.nps,

@@ -72,6 +72,8 @@ class Account(Model):
     manager: Optional[Person] = None
     executive: Optional[Person] = None
     metrics: dict[str, Any] = Field(default_factory=dict, max_length=ITEMS)
+    #: account facts (playbooks/scoring/facts.yaml), checked where they enter; templates: account.facts.<name>
+    facts: dict[str, Any] = Field(default_factory=dict, max_length=ITEMS)
 
     def contact(self, role: str) -> Optional[Contact]:
         return next((c for c in self.contacts if c.role == role), None)

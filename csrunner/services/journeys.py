@@ -26,6 +26,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
+from csrunner.config.facts import facts_schema
 from csrunner.config.scoring_models import load_scoring_model
 from csrunner.config.settings import Settings
 from csrunner.domain.journey_messages import (
@@ -84,17 +85,29 @@ def default_model(settings: Settings) -> ScoringModel:
 
 
 def score_update(
-    settings: Settings, *, score: Any = None, metrics: Any = None, at: Any = None, source: Any = ""
+    settings: Settings,
+    *,
+    score: Any = None,
+    metrics: Any = None,
+    at: Any = None,
+    source: Any = "",
+    facts: Any = None,
 ) -> ScoreUpdate:
-    """A validated update: exactly one of score / metrics; metric names and values per the model."""
-    if (score is None) == (metrics is None):
-        raise ValueError("give exactly one of 'score' (0-100) or 'metrics' (a mapping of metric values)")
+    """A validated update: a score or metrics (not both; metric names and values per the model),
+    and/or account facts (per the facts schema); facts alone only update what templates see."""
+    if score is not None and metrics is not None:
+        raise ValueError("give one of 'score' (0-100) or 'metrics' (a mapping of metric values), not both")
+    if score is None and metrics is None and facts is None:
+        raise ValueError(
+            "give 'score' (0-100), 'metrics' (a mapping of metric values) or 'facts' (account facts)"
+        )
+    checked_facts = check_facts(settings, facts) if facts is not None else {}
     if score is not None:
         try:
             score = check_health_score(score)
         except ValueError as e:
             raise ValueError(f"score: {e}") from None
-    else:
+    elif metrics is not None:
         if not isinstance(metrics, dict) or not metrics:
             raise ValueError(
                 f"metrics must be a non-empty mapping of metric name to value, got {metrics!r:.80}"
@@ -106,8 +119,19 @@ def score_update(
         except ValueError as e:
             raise ValueError(f"metrics: {e}") from None
     return ScoreUpdate(
-        score=score, metrics=metrics or {}, at=_check_at(at), source=_check_text(source, "source", 200)
+        score=score,
+        metrics=metrics or {},
+        facts=checked_facts or None,
+        at=_check_at(at),
+        source=_check_text(source, "source", 200),
     )
+
+
+def check_facts(settings: Settings, facts: Any, field: str = "facts", text: bool = False) -> dict[str, Any]:
+    """Account facts checked against playbooks/scoring/facts.yaml (ValueError names `field.name`)."""
+    if not facts and isinstance(facts, dict):
+        raise ValueError(f"{field} must be a non-empty mapping of fact name to value")
+    return facts_schema(settings.facts_path).check(facts, field, text)
 
 
 def nps_answer(account_id: Any, score: Any, comment: Any = "", at: Any = None) -> NpsAnswer:
@@ -175,6 +199,10 @@ async def deal_closed(
     if not isinstance(account, Account):
         raise ValueError(f"account must be an Account, got {type(account).__name__}")
     check_account_id(account.id)
+    if account.facts:
+        account = account.model_copy(
+            update={"facts": facts_schema(settings.facts_path).check(account.facts, "facts")}
+        )
     deal_id = _check_text(deal_id, "deal_id", 200, required=True)
     token = uuid.uuid4().hex
     msg = DealClosed(
@@ -213,8 +241,9 @@ async def push_score(
     metrics: dict | None = None,
     at: datetime | None = None,
     source: str = "",
+    facts: dict | None = None,
 ) -> str:
-    update = score_update(settings, score=score, metrics=metrics, at=at, source=source)
+    update = score_update(settings, score=score, metrics=metrics, at=at, source=source, facts=facts)
     return (await _send(client, settings, check_account_id(account_id), "score", update)).id
 
 

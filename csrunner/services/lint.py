@@ -6,8 +6,9 @@ Two passes per template and context:
    real `template_context`; a typo such as
    `{{ acount.name }}` is reported as file:line before anything ships. Chains guarded by
    `is defined` or `| default(...)` may end in a missing attribute; `metrics` and `facts` are open
-   (their keys differ per account and run). Attributes starting with `_` are reported: the sandbox
-   refuses them at render time.
+   (their keys differ per account and run); `account.facts.<name>` must be declared in the facts
+   schema (playbooks/scoring/facts.yaml), guarded or not: a guard hides a missing value, not a
+   typo. Attributes starting with `_` are reported: the sandbox refuses them at render time.
 2. a trial render of every block with the real sandboxed Renderer, for what the AST cannot see.
 """
 
@@ -25,6 +26,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from activities.render import Renderer
 from csrunner.config.catalog import Catalog
 from csrunner.domain.definitions import EmailStep, SlackStep
+from csrunner.domain.facts import FactsSchema
 from csrunner.services.template_samples import SYSTEM_SLACK, sample_context
 
 OPEN = {"metrics", "facts"}  # free-form per account / per run: any key may be asked for
@@ -145,6 +147,12 @@ def _resolve(chain: list[str], ctx: dict[str, Any], known: set[str], guarded: bo
         path = ".".join(chain[: k + 1])
         if part.startswith("_"):
             return None  # reported once above, whatever it is reached from
+        if k == 2 and chain[:2] == ["account", "facts"] and isinstance(value, dict) and part not in value:
+            declared = ", ".join(sorted(value)) or "none"
+            return (
+                f"'{path}' is not a declared fact{_mean(part, value)} "
+                f"(playbooks/scoring/facts.yaml has: {declared})"
+            )
         if name in OPEN or (guarded and k == len(chain) - 1):
             return None
         if isinstance(value, dict):
@@ -235,10 +243,13 @@ def _template_line(err: Exception, file: str) -> int:
     return line
 
 
-def lint_catalog(catalog: Catalog, templates_dir: Path, all_templates: bool = True) -> list[LintIssue]:
+def lint_catalog(
+    catalog: Catalog, templates_dir: Path, all_templates: bool = True, facts: FactsSchema | None = None
+) -> list[LintIssue]:
     """Every template a playbook step uses, in every locale it exists in, with that step's
     context; the workflow's own Slack templates; and (all_templates) every other email template
-    with the email context, so a template is clean before a playbook starts using it."""
+    with the email context, so a template is clean before a playbook starts using it. `facts`: the
+    declared account facts (none when not given)."""
     renderer = Renderer(Path(templates_dir))
     jobs: dict[tuple[str, str, str], dict[str, Any]] = {}
     locales = sorted(p.name for p in Path(templates_dir).iterdir() if p.is_dir())
@@ -248,22 +259,23 @@ def lint_catalog(catalog: Catalog, templates_dir: Path, all_templates: bool = Tr
                 for loc in locales:
                     if (Path(templates_dir) / loc / f"{step.template}.j2").is_file():
                         jobs.setdefault(
-                            (step.template, loc, "email"), sample_context("email", (), step.id, defn)
+                            (step.template, loc, "email"), sample_context("email", (), step.id, defn, facts)
                         )
             elif isinstance(step, SlackStep):
                 jobs.setdefault(
-                    (f"slack/{step.template}", "en", "slack"), sample_context("slack", (), step.id, defn)
+                    (f"slack/{step.template}", "en", "slack"),
+                    sample_context("slack", (), step.id, defn, facts),
                 )
             # an approval's Slack request uses the system template below
     for name, extra in SYSTEM_SLACK.items():
         if (Path(templates_dir) / "en" / "slack" / f"{name}.j2").is_file():
-            jobs.setdefault((f"slack/{name}", "en", "slack"), sample_context("slack", extra))
+            jobs.setdefault((f"slack/{name}", "en", "slack"), sample_context("slack", extra, facts=facts))
         else:
             jobs[(f"slack/{name}", "en", "missing")] = {}
     if all_templates:
         for loc in locales:
             for p in sorted((Path(templates_dir) / loc).glob("*.j2")):
-                jobs.setdefault((p.stem, loc, "email"), sample_context("email"))
+                jobs.setdefault((p.stem, loc, "email"), sample_context("email", facts=facts))
     issues: list[LintIssue] = []
     for defn in catalog.definitions.values():
         for step in defn.steps:

@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 from temporalio.client import Client
 
+from csrunner.config.facts import facts_schema
 from csrunner.config.settings import Settings
 from csrunner.domain.journey_messages import Applied, ScoreUpdate
 from csrunner.domain.values import check_account_id
@@ -65,9 +66,10 @@ def _open(source: str | Path, text: str | None) -> Iterator[TextIO]:
 
 def iter_rows(settings: Settings, source: str | Path, text: str | None = None) -> Iterator[ScoreRow | str]:
     """Each data line as a ScoreRow, or as 'file:line: problem'. Streams: one line in memory."""
-    from csrunner.services.journeys import score_update  # the one validation of an update
+    from csrunner.services.journeys import check_facts, score_update  # the one validation of an update
 
     name = str(source)
+    declared = set(facts_schema(settings.facts_path).names())  # these columns are account facts
     with _open(source, text) as f:
         reader = csv.DictReader(f)
         if not reader.fieldnames or "account_id" not in reader.fieldnames:
@@ -76,7 +78,7 @@ def iter_rows(settings: Settings, source: str | Path, text: str | None = None) -
             line = reader.line_num
             try:
                 acc = check_account_id((rec.get("account_id") or "").strip())
-                yield ScoreRow(line, acc, _row_update(settings, rec, score_update))
+                yield ScoreRow(line, acc, _row_update(settings, rec, score_update, check_facts, declared))
             except ValueError as e:
                 yield f"{name}:{line}: {e}"
 
@@ -116,11 +118,12 @@ def _value(text: str) -> Any:
     return int(number) if number.is_integer() and "." not in text else number
 
 
-def _row_update(settings: Settings, rec: dict, score_update) -> ScoreUpdate:
+def _row_update(settings: Settings, rec: dict, score_update, check_facts, declared: set) -> ScoreUpdate:
     if None in rec:
         raise ValueError("more cells than header columns")
     cell = {k: (v or "").strip() for k, v in rec.items()}
-    metrics = {k: _value(v) for k, v in cell.items() if k not in RESERVED and v}
+    facts = {k: v for k, v in cell.items() if k in declared and k not in RESERVED and v}
+    metrics = {k: _value(v) for k, v in cell.items() if k not in RESERVED and k not in declared and v}
     at = None
     if cell.get("at"):
         try:
@@ -134,7 +137,12 @@ def _row_update(settings: Settings, rec: dict, score_update) -> ScoreUpdate:
         except ValueError:
             raise ValueError(f"score: score must be a number from 0 to 100, got {cell['score']!r}") from None
     return score_update(
-        settings, score=score, metrics=metrics or None, at=at, source=cell.get("source") or "csv import"
+        settings,
+        score=score,
+        metrics=metrics or None,
+        facts=check_facts(settings, facts, text=True) if facts else None,
+        at=at,
+        source=cell.get("source") or "csv import",
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from csrunner.domain.context import RunContext, card, template_context
 from csrunner.domain.definitions import PlaybookDefinition
+from csrunner.domain.facts import FactsSchema
 from csrunner.domain.messages import Account, Action, Contact, Pending, Person
 
 #: Slack templates the workflow itself posts (workflows/common.py Notifier), with what it passes.
@@ -20,8 +21,8 @@ SYSTEM_SLACK = {
 }
 
 
-def sample_account() -> Account:
-    """Every optional field filled, so only real typos are reported."""
+def sample_account(facts: FactsSchema | None = None) -> Account:
+    """Every optional field filled (a sample of every declared fact), so only real typos are reported."""
 
     def person(pid: str, name: str) -> Person:
         return Person(
@@ -46,6 +47,7 @@ def sample_account() -> Account:
         manager=person("manager", "Max Manager"),
         executive=person("executive", "Eve Exec"),
         metrics={},
+        facts=facts.samples() if facts else {},
     )
 
 
@@ -54,8 +56,9 @@ def sample_context(
     extra: tuple[str, ...] = (),
     step_id: str = "step",
     playbook: PlaybookDefinition | None = None,
+    facts: FactsSchema | None = None,
 ) -> dict[str, Any]:
-    acc = sample_account()
+    acc = sample_account(facts)
     run = RunContext(
         playbook=playbook.id if playbook else "sample-playbook",
         playbook_name=playbook.name if playbook else "Sample playbook",

@@ -17,6 +17,7 @@ from activities.email import EmailActivities
 from activities.ledger import SentLedger
 from activities.render import Renderer
 from csrunner.config.catalog import load_catalog
+from csrunner.config.facts import load_facts_schema
 from csrunner.config.settings import REPO_ROOT, Settings
 from csrunner.domain.context import RUN_KEYS
 from csrunner.domain.lifecycle import run_context
@@ -59,7 +60,8 @@ def lint_trial(tmp_path: Path, email: str = EMAIL, slack: str = SLACK) -> list[s
 
 def test_shipped_templates_are_clean():
     catalog = load_catalog(REPO_ROOT / "playbooks", TEMPLATES)
-    assert [str(i) for i in lint_catalog(catalog, TEMPLATES)] == []
+    facts = load_facts_schema(REPO_ROOT / "playbooks" / "scoring" / "facts.yaml")
+    assert [str(i) for i in lint_catalog(catalog, TEMPLATES, facts=facts)] == []
 
 
 def test_clean_trial_templates_pass(tmp_path):
@@ -211,3 +213,23 @@ def test_csr_lint_command(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["lint"])
     assert result.exit_code == 1
     assert "trial_email.j2:3: 'cms' is undefined; did you mean 'csm'?" in result.output
+
+
+def test_lint_knows_the_declared_account_facts():
+    facts = load_facts_schema(REPO_ROOT / "playbooks" / "scoring" / "facts.yaml")
+    ctx = sample_context("email", facts=facts)
+    ok = "{{ account.facts.revenue_generated }}{{ account.facts.tier | default('') }}"
+    assert lint_source(ok, "ok.j2", ctx) == []
+    typo = (
+        "{{ account.facts.revenue_generatd }}\n"
+        "{% if account.facts.industy_open_rate_percent is defined %}x{% endif %}\n"
+        "{{ account.facts.arr | default('') }}"
+    )
+    declared = ", ".join(sorted(facts.names()))
+    assert [str(i) for i in lint_source(typo, "t.j2", ctx)] == [
+        "t.j2:1: 'account.facts.revenue_generatd' is not a declared fact; did you mean 'revenue_generated'? "
+        f"(playbooks/scoring/facts.yaml has: {declared})",
+        "t.j2:2: 'account.facts.industy_open_rate_percent' is not a declared fact; did you mean "
+        f"'industry_open_rate_percent'? (playbooks/scoring/facts.yaml has: {declared})",
+        f"t.j2:3: 'account.facts.arr' is not a declared fact (playbooks/scoring/facts.yaml has: {declared})",
+    ]

@@ -72,6 +72,7 @@ def files(tmp_path):
     playbooks.mkdir()
     for name in ("onboarding.yaml", "scaling.yaml"):
         shutil.copy(REPO_ROOT / "playbooks" / name, playbooks / name)
+    shutil.copytree(REPO_ROOT / "playbooks" / "scoring", playbooks / "scoring")  # facts the templates use
     shutil.copytree(REPO_ROOT / "email_templates", templates)
     (templates / "en" / "onboarding_day3_tips.j2").write_text(NEW_EMAIL)
     return playbooks, templates

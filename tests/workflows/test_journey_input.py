@@ -31,8 +31,17 @@ CLIENT = NoCalls()
         (dict(score=float("nan")), "score: score must be a number from 0 to 100, got nan"),
         (dict(score="80"), "score: score must be a number from 0 to 100, got '80'"),
         (dict(score=True), "score: score must be a number from 0 to 100, got True"),
-        (dict(), "give exactly one of 'score' (0-100) or 'metrics'"),
-        (dict(score=80, metrics={"roi_pct": 250}), "give exactly one of 'score' (0-100) or 'metrics'"),
+        (dict(), "give 'score' (0-100), 'metrics' (a mapping of metric values) or 'facts' (account facts)"),
+        (dict(score=80, metrics={"roi_pct": 250}), "give one of 'score' (0-100) or 'metrics'"),
+        (
+            dict(facts={"revenue_genrated": 5}),
+            "facts.revenue_genrated: unknown fact 'revenue_genrated'; did you mean 'revenue_generated'?",
+        ),
+        (dict(score=80, facts={"roi_percent": "lots"}), "facts.roi_percent: percent must be a number, got"),
+        (dict(facts={"contract_end": "31/03/2027"}), "facts.contract_end: date must be a date YYYY-MM-DD"),
+        (dict(facts={"open_issues": "one"}), "facts.open_issues: list must be a list of at most 10 texts"),
+        (dict(facts={"revenue_generated": -1}), "facts.revenue_generated: money must be in 0.., got -1"),
+        (dict(facts={}), "facts must be a non-empty mapping of fact name to value"),
         (dict(metrics={}), "metrics must be a non-empty mapping"),
         (dict(metrics=[("roi_pct", 250)]), "metrics must be a non-empty mapping"),
         (
@@ -134,8 +143,8 @@ def test_csv_import_reports_every_bad_line_and_sends_nothing(tmp_path):
         "letter or digit; got 'bad id'",
         "scores.csv:6: metrics: metric 'login_frequency' must be one of daily, weekly, monthly, never; "
         "got 'hourly'",
-        "scores.csv:7: give exactly one of 'score' (0-100) or 'metrics' (a mapping of metric values)",
-        "scores.csv:8: give exactly one of 'score' (0-100) or 'metrics' (a mapping of metric values)",
+        "scores.csv:7: give one of 'score' (0-100) or 'metrics' (a mapping of metric values), not both",
+        "scores.csv:8: give 'score' (0-100), 'metrics' (a mapping of metric values) or 'facts' (account facts)",
         "scores.csv:9: at must be an ISO-8601 time, got 'not-a-time'",
     ]
     with pytest.raises(ValueError, match="the header must have an 'account_id' column"):
@@ -159,3 +168,30 @@ def test_csv_rows_parse():
     )
     assert rows[0].update.metrics == {"roi_pct": 250, "login_frequency": "daily"}
     assert rows[0].update.at.isoformat() == "2026-05-01T08:00:00+00:00"
+
+
+def test_csv_fact_columns_are_checked_per_line():
+    text = (
+        "account_id,score,revenue_generated,contract_end\n"
+        'acme,85,"48,200",2027-03-31\n'
+        "acme,85,lots,\n"
+        "acme,,,2027-02-30\n"
+    )
+    with pytest.raises(ValueError) as err:
+        journeys.read_scores_csv(SETTINGS, "facts.csv", text)
+    assert str(err.value).splitlines() == [
+        "facts.csv:3: facts.revenue_generated: money must be a number, got 'lots'",
+        "facts.csv:4: facts.contract_end: date must be a date YYYY-MM-DD, got '2027-02-30'",
+    ]
+    rows = journeys.read_scores_csv(SETTINGS, "ok.csv", text.split("acme,85,lots")[0])
+    assert (rows[0].update.score, rows[0].update.facts) == (
+        85,
+        {"revenue_generated": 48200, "contract_end": "2027-03-31"},
+    )
+
+
+async def test_deal_closed_checks_the_account_facts():
+    acc = ACCOUNT.model_copy(update={"facts": {"tier": "Gold", "renewal": "2027-01-01"}})
+    with pytest.raises(ValueError) as err:
+        await journeys.deal_closed(CLIENT, SETTINGS, acc, "deal-1")
+    assert str(err.value).startswith("facts.renewal: unknown fact 'renewal' (declared in")

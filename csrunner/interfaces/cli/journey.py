@@ -122,10 +122,11 @@ async def deal_closed_command(account_file, deal_id):
     scaling, NPS on days 45 and 90, and the plays its health calls for. The same deal twice
     starts it once."""
     from csrunner.config.accounts import load_account, load_team
+    from csrunner.config.facts import facts_schema
     from csrunner.services.journeys import deal_closed
 
     settings = Settings()
-    account = load_account(account_file, load_team(settings.team_file))
+    account = load_account(account_file, load_team(settings.team_file), facts_schema(settings.facts_path))
     deal = deal_id or account.deal_id
     if not deal:
         raise ValueError("the account has no deal_id: give --deal")
@@ -162,6 +163,11 @@ async def journey_command(account_id, as_json, reader):
     for p in v.plays:
         plays.add_row(p.workflow_id, p.status, when(p.started_at, zone), p.reason)
     console.print(plays)
+    if v.facts:  # account facts, as plays started from now on see them
+        facts = Table("fact", "value", title="Facts")
+        for name, value in sorted(v.facts.items()):
+            facts.add_row(name, "; ".join(value) if isinstance(value, list) else str(value))
+        console.print(facts)
     timeline = Table(f"when ({tz})", "day", "what", "", title="Timeline")
     for e in v.timeline:
         timeline.add_row(when(e.at, zone), str(e.day if e.day is not None else "-"), e.kind, e.text)

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from csrunner.config.accounts import load_account, load_team
 from csrunner.config.catalog import load_catalog
+from csrunner.config.facts import facts_schema
 from csrunner.config.settings import Settings
 from csrunner.domain.messages import Action
 from csrunner.interfaces.cli.support import Commands, run_async
@@ -75,7 +76,7 @@ async def start(playbook, account_file):
 
     settings = Settings()
     catalog = load_catalog(settings.playbooks_dir, settings.templates_dir)
-    account = load_account(account_file, load_team(settings.team_file))
+    account = load_account(account_file, load_team(settings.team_file), facts_schema(settings.facts_path))
     if playbook not in catalog.definitions:
         raise ValueError(f"unknown playbook {playbook!r} (known: {', '.join(sorted(catalog.definitions))})")
     try:
@@ -291,3 +292,6 @@ from csrunner.interfaces.cli.report import COMMANDS as _REPORT_COMMANDS  # noqa:
 
 for _command in _REPORT_COMMANDS:
     main.add_command(_command)
+from csrunner.interfaces.cli.facts import facts_command  # noqa: E402
+
+main.add_command(facts_command)

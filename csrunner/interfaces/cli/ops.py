@@ -13,6 +13,7 @@ import click
 
 from csrunner.config.accounts import load_account, load_team
 from csrunner.config.catalog import Catalog, load_catalog
+from csrunner.config.facts import facts_schema
 from csrunner.config.settings import Settings
 from csrunner.config.sourcemap import DefinitionError
 from csrunner.services.checks import check_all
@@ -48,10 +49,15 @@ def _catalog(settings: Settings) -> Catalog:
 def lint():
     """Check every template against the context its step renders with (a typo such as
     {{ acount.name }} is an error, as file:line), and that it renders in the sandbox."""
+    from csrunner.config.facts import load_facts_schema
     from csrunner.services.lint import lint_catalog
 
     settings = Settings()
-    issues = lint_catalog(_catalog(settings), settings.templates_dir)
+    try:
+        facts = load_facts_schema(settings.facts_path)
+    except DefinitionError as e:
+        _fail(e.issues)
+    issues = lint_catalog(_catalog(settings), settings.templates_dir, facts=facts)
     if issues:
         _fail(issues)
     click.echo("ok  every template uses only variables its steps provide")
@@ -148,7 +154,7 @@ def preview(playbook, account_file, fmt, body, out, options):
     settings = Settings()
     catalog, pid = _playbook(settings, playbook)
     try:
-        account = load_account(account_file, load_team(settings.team_file))
+        account = load_account(account_file, load_team(settings.team_file), facts_schema(settings.facts_path))
         options.body = body
         result = asyncio.run(run_preview(catalog.bundle(pid), pid, account, options, settings.templates_dir))
     except DefinitionError as e:
@@ -172,7 +178,7 @@ def diff(old, new, account_file, out, options):
 
     settings = Settings()
     (a, pid), (b, _) = _playbook(settings, str(old)), _playbook(settings, str(new))
-    account = load_account(account_file, load_team(settings.team_file))
+    account = load_account(account_file, load_team(settings.team_file), facts_schema(settings.facts_path))
 
     async def both():
         async with await start_server() as env:

@@ -63,12 +63,23 @@ def _utc(at: datetime | None) -> datetime | None:
 
 
 def _score(svc, s: ScoreIn):
+    try:  # a bad value is a 422 naming the field even when Temporal is down
+        journeys().score_update(svc.settings, score=s.score, metrics=s.metrics, facts=s.facts, at=_utc(s.at))
+    except ValueError as e:
+        raise ServiceError(422, str(e)) from None
     return _push(
         svc,
         s.account_id,
         "score",
         lambda c: journeys().push_score(
-            c, svc.settings, s.account_id, score=s.score, metrics=s.metrics, at=_utc(s.at), source=s.source
+            c,
+            svc.settings,
+            s.account_id,
+            score=s.score,
+            metrics=s.metrics,
+            facts=s.facts,
+            at=_utc(s.at),
+            source=s.source,
         ),
     )
 
@@ -148,7 +159,7 @@ async def _score_batch(svc, items: list[Any]) -> BatchResult:
         try:
             s = ScoreIn.model_validate(raw)
             update = journeys().score_update(
-                svc.settings, score=s.score, metrics=s.metrics, at=_utc(s.at), source=s.source
+                svc.settings, score=s.score, metrics=s.metrics, facts=s.facts, at=_utc(s.at), source=s.source
             )
             groups.setdefault(s.account_id, []).append((i, update))
             continue

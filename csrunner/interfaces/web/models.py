@@ -50,6 +50,11 @@ class DealClosedIn(In):
     )
     closed_at: Optional[datetime] = Field(None, description="ISO-8601; a time without offset is UTC")
     account: DealAccount
+    facts: Optional[dict[str, Any]] = Field(
+        None,
+        description="account facts declared in playbooks/scoring/facts.yaml (e.g. tier, contract_end); "
+        "templates read them as account.facts.<name>",
+    )
 
 
 class DealStarted(BaseModel):
@@ -75,6 +80,11 @@ class ScoreIn(In):
     )
     metrics: Optional[dict[Annotated[str, Field(max_length=100)], MetricValue]] = Field(
         None, max_length=ITEMS, description="raw metrics the scoring model turns into a score"
+    )
+    facts: Optional[dict[str, Any]] = Field(
+        None,
+        description="account facts declared in playbooks/scoring/facts.yaml (e.g. revenue_generated), "
+        "beside or instead of a score / metrics; templates read them as account.facts.<name>",
     )
     at: Optional[datetime] = Field(None, description="when measured; a time without offset is UTC")
     source: str = Field("", max_length=200)

@@ -202,4 +202,11 @@ async def deal_closed(body: DealClosedIn, request: Request) -> DealStarted:
         raise ServiceError(
             422, describe_validation(e.errors(include_url=False, include_input=False))[1]
         ) from None
+    if body.facts is not None:
+        try:
+            facts = journeys().check_facts(svc.settings, body.facts)
+        except ValueError as e:  # "facts.<name>: what is wrong"
+            name, _, problem = str(e).partition(": ")
+            raise ServiceError(422, f"field '{name}': {problem}") from None
+        account = account.model_copy(update={"facts": facts})
     return await start_journey(svc, account, body.deal_id, body.closed_at)

@@ -26,7 +26,9 @@ def csr(env, settings, *args: str):
     return asyncio.to_thread(runner.invoke, main, list(args), env=environ, catch_exceptions=False)
 
 
-@pytest.mark.parametrize("command", ["score", "nps", "expansion", "import-scores", "journey", "deal-closed"])
+@pytest.mark.parametrize(
+    "command", ["score", "nps", "expansion", "import-scores", "journey", "deal-closed", "facts"]
+)
 def test_every_command_has_help(command):
     result = CliRunner().invoke(main, [command, "--help"])
     assert result.exit_code == 0 and "Usage: main " + command in result.output.replace("csr ", "main ")
@@ -65,6 +67,8 @@ async def test_score_nps_and_expansion_commands(env, tmp_path):
         (["score", "cli-x"], "give exactly one of --score or --metrics"),
         (["nps", "cli-x", "11"], "score must be a whole number from 0 to 10 (NPS), got 11"),
         (["score", "bad id", "--score", "50"], "account_id must be 1-100 letters"),
+        (["facts", "cli-x", "revenue_generated=lots"], "facts.revenue_generated: money must be a number"),
+        (["facts", "cli-x", "tier"], "'tier': write each fact as name=value"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_nothing_is_sent(args, message):
@@ -125,3 +129,18 @@ async def test_import_rejects_a_bad_file_and_sends_nothing(env, tmp_path):
     assert f"{csv}:3: score: score must be a number from 0 to 100, got 180.0" in out.output
     with pytest.raises(Exception):  # no journey was started for imp-z
         await journeys.journey_view(env.client, "imp-z")
+
+
+async def test_facts_command_and_journey_shows_them(env, tmp_path):
+    settings, client = settings_for(tmp_path), env.client
+    async with journey_worker(client, settings, "cli-f"):
+        await journeys.deal_closed(client, settings, account("cli-f"), "deal-cf")
+        out = await csr(
+            env, settings, "facts", "cli-f", "revenue_generated=48,200", "open_issues=Slow sync;No SSO"
+        )
+        assert (out.exit_code, out.output) == (0, "sent to journey:cli-f: open_issues, revenue_generated\n")
+        await env.sleep(60)
+        shown = await csr(env, settings, "journey", "cli-f")
+    assert shown.exit_code == 0, shown.output
+    assert "│ open_issues       │ Slow sync; No SSO │" in shown.output
+    assert "│ revenue_generated │ 48200             │" in shown.output

@@ -80,6 +80,13 @@ def _with(path, value):
         (_with(["account", "csm"], "nobody"), 422, "unknown person id 'nobody'"),
         (_with(["account", "id"], "../etc"), 422, "account.id"),
         (_with(["surprise"], 1), 422, "surprise"),
+        (_with(["facts"], {"tier": "Gold", "arr": 5}), 422, "field 'facts.arr': unknown fact 'arr'"),
+        (
+            _with(["facts"], {"contract_end": "soon"}),
+            422,
+            "field 'facts.contract_end': date must be a date YYYY-MM-DD, got 'soon'",
+        ),
+        (_with(["facts"], ["tier"]), 422, "facts"),
     ],
 )
 async def test_deal_closed_bad_input_names_the_field(http, body, status, names):
@@ -273,3 +280,25 @@ def test_openapi_documents_every_endpoint():
         "ErrorBody",
     ):
         assert name in spec["components"]["schemas"]
+
+
+async def test_feeds_refuse_bad_facts_naming_them(http):
+    feed = {"Authorization": "Bearer feed-tok"}
+    r = await http.post(
+        "/feeds/scores/batch",
+        json=[
+            {"account_id": "a", "score": 80, "facts": {"revenue_generated": "lots"}},
+            {"account_id": "b", "facts": {"top_campaing": "Spring"}},
+        ],
+        headers=feed,
+    )
+    res = r.json()["results"]
+    assert [x["error"] for x in res] == [
+        "facts.revenue_generated: money must be a number, got 'lots'",
+        res[1]["error"],
+    ]
+    assert res[1]["error"].startswith(
+        "facts.top_campaing: unknown fact 'top_campaing'; did you mean 'top_campaign'?"
+    )
+    r = await http.post("/feeds/scores", json={"account_id": "a", "facts": {"tier": 3}}, headers=feed)
+    assert r.status_code == 422 and r.json()["error"].startswith("facts.tier: text must be a non-empty text")
