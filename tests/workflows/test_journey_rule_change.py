@@ -63,6 +63,9 @@ async def test_a_journey_started_before_the_change_applies_it_to_its_next_update
         await journeys.deal_closed(client, settings, acc, "deal-c1")
         await clock.to(16, 10)
         await push(70)  # at-risk starts
+        # Let its first step finish: the time-skipping server refuses a workflow task that cancels
+        # an activity it has just completed (ACTIVITY_UNKNOWN), and then its time stands still.
+        await env.sleep(timedelta(minutes=5))
         await push(85)  # healthy: at-risk ends
         await env.sleep(timedelta(minutes=5))
         # the deploy: the worker's rules now have every cool-down at 0
