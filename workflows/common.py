@@ -55,7 +55,7 @@ ACTIONS_FOR = {
     "task": {"complete": "completed", "snooze": "snoozed", "reassign": "reassigned"},
 }
 
-#: The journey builds its own `run` (csrunner.domain.lifecycle.run_context) as a plain dict.
+#: The journey builds its own `run` (csrunner.domain.journey_view.run_context) as a plain dict.
 Run = RunContext | dict[str, Any]
 
 

@@ -24,7 +24,7 @@ from typing import Any, Optional
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from csrunner.domain import lifecycle
+    from csrunner.domain import journey_view, lifecycle
     from csrunner.domain.journey_messages import (
         Applied,
         DealClosed,
@@ -104,7 +104,7 @@ class AccountJourneyWorkflow(RecordedHandlers):
 
     def _continue_as_new_due(self) -> Optional[str]:
         info = workflow.info()
-        return lifecycle.continue_as_new_reason(
+        return journey_view.continue_as_new_reason(
             self.rules, info.get_current_history_length(), self.signals, info.is_continue_as_new_suggested()
         )
 
@@ -201,7 +201,7 @@ class AccountJourneyWorkflow(RecordedHandlers):
 
     @workflow.query
     def view(self) -> JourneyView:
-        return lifecycle.view(
+        return journey_view.view(
             self.state,
             workflow.info().workflow_id,
             workflow.now(),

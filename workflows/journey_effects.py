@@ -14,7 +14,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ChildWorkflowError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    from csrunner.domain import lifecycle
+    from csrunner.domain import journey_view, lifecycle
     from csrunner.domain.definitions import PlaybookDefinition
     from csrunner.domain.journey_messages import (
         ExpansionSignal,
@@ -124,7 +124,7 @@ class JourneyEffects:
             ends_at=now + timedelta(days=span),
             reason=reason,
         )
-        st.plays = lifecycle.keep_plays([*st.plays, run], self.rules.finished_plays_max)
+        st.plays = journey_view.keep_plays([*st.plays, run], self.rules.finished_plays_max)
         st.last_started[playbook] = now
         st.plays_started += 1
         self._event(
@@ -162,7 +162,7 @@ class JourneyEffects:
     async def _alert(self, fired: list, prev: str, source: str) -> None:
         st = self.state
         score = st.score if st.score is not None else 0.0  # an alert follows a scored update
-        severity, roles, alert, text = lifecycle.alert(fired, score, st.band, prev, self._day(), source)
+        severity, roles, alert, text = journey_view.alert(fired, score, st.band, prev, self._day(), source)
         st.alerts += 1
         sent = []
         for role in roles:
@@ -278,7 +278,7 @@ class JourneyEffects:
         (templates)."""
         st = self.state
         assert st.account is not None  # effects follow the deal
-        extra = lifecycle.template_metrics(
+        extra = journey_view.template_metrics(
             st.metrics, st.score, st.band, st.last_triggers, st.nps, st.expansion_signal
         )
         facts = {**st.account.facts, **st.facts}
@@ -288,7 +288,7 @@ class JourneyEffects:
         return common.Notifier(self._account(), lambda name: f"{workflow.info().workflow_id}/{name}")
 
     def _ctx(self) -> dict:
-        return lifecycle.run_context(self.state.closed_at, workflow.now(), workflow.info().workflow_id)
+        return journey_view.run_context(self.state.closed_at, workflow.now(), workflow.info().workflow_id)
 
     def _day(self) -> Optional[int]:
         return lifecycle.lifecycle_day(self.state.closed_at, workflow.now())
@@ -304,7 +304,7 @@ class JourneyEffects:
         """Search attributes (ids only), upserted when they change; not on servers without them."""
         if not self.inp.search_attributes or self.state.account is None:
             return
-        values = lifecycle.search_values(self.state, workflow.now())
+        values = journey_view.search_values(self.state, workflow.now())
         if values != self._sa:
             self._sa = values
             workflow.upsert_search_attributes(

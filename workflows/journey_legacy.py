@@ -17,7 +17,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from csrunner.domain import lifecycle
+    from csrunner.domain import journey_view, lifecycle
     from csrunner.domain.journey_messages import (
         DealClosed,
         ExpansionSignal,
@@ -106,7 +106,7 @@ class LegacyHandlers(JourneyEffects):
         st.score, st.band, st.band_rank, st.score_note = obs.score, band.name, band.rank, note
         st.metrics.update(m.metrics)
         st.last_update_at = m.at
-        st.history = lifecycle.compact_history(
+        st.history = journey_view.compact_history(
             [*st.history, obs], now, model.triggers.history_days(), self.rules.history_max
         )
         changed = band.name != prev

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal, Optional
 
-from csrunner.domain import lifecycle
+from csrunner.domain import journey_view, lifecycle
 from csrunner.domain.definitions import PlaybookDefinition
 from csrunner.domain.journey_messages import JourneyState, Message, NpsAnswer, NpsRecord, ScoreUpdate
 from csrunner.domain.messages import Model
@@ -157,7 +157,7 @@ def _score(
         }
     )
     items = [*st.history, a.observation]
-    kept = lifecycle.compact_history(items, now, model.triggers.history_days(), rules.history_max)
+    kept = journey_view.compact_history(items, now, model.triggers.history_days(), rules.history_max)
     ids = {id(o): i for i, o in enumerate(items)}
     out = _retention(rules, model, after, now, has_account)
     out.observation, out.band, out.note, out.fired = a.observation, a.band, a.note, a.fired

@@ -11,7 +11,7 @@ import pytest
 
 from csrunner.config.catalog import load_catalog
 from csrunner.config.scoring_models import load_scoring_model
-from csrunner.domain import lifecycle
+from csrunner.domain import journey_view, lifecycle
 from csrunner.domain.journey_messages import NpsRecord, PlayRun
 from csrunner.domain.lifecycle import RULES, Decision
 from csrunner.domain.scoring import make_observation
@@ -304,15 +304,15 @@ def test_play_spans_come_from_the_definitions():
 
 def test_history_stays_compact():
     daily = [make_observation(MODEL, NOW - timedelta(days=d), score=80 + d % 5) for d in range(60, 0, -1)]
-    kept = lifecycle.compact_history(daily, NOW, MODEL.triggers.history_days(), RULES.history_max)
+    kept = journey_view.compact_history(daily, NOW, MODEL.triggers.history_days(), RULES.history_max)
     assert [(NOW - o.at).days for o in kept] == list(range(29, 0, -1))  # the 28-day window + its start
     burst = [make_observation(MODEL, NOW, score=85) for _ in range(500)]
-    assert len(lifecycle.compact_history(burst, NOW, 28, RULES.history_max)) == RULES.history_max
+    assert len(journey_view.compact_history(burst, NOW, 28, RULES.history_max)) == RULES.history_max
     # older days keep their last observation only; the last 24 h stay whole
     two_a_day = [
         make_observation(MODEL, NOW - timedelta(days=d, hours=h), score=85) for d in (3, 2) for h in (5, 1)
     ] + [make_observation(MODEL, NOW - timedelta(hours=h), score=85) for h in (5, 1)]
-    kept = lifecycle.compact_history(two_a_day, NOW, 28, RULES.history_max)
+    kept = journey_view.compact_history(two_a_day, NOW, 28, RULES.history_max)
     assert [NOW - o.at for o in kept] == [
         timedelta(days=3, hours=1),
         timedelta(days=2, hours=1),
@@ -332,12 +332,12 @@ def test_history_stays_compact():
     ],
 )
 def test_continue_as_new_budget(length, signals, suggested, due):
-    assert lifecycle.continue_as_new_reason(RULES, length, signals, suggested) == due
+    assert journey_view.continue_as_new_reason(RULES, length, signals, suggested) == due
 
 
 def test_what_templates_see():
     fired = [FiredTrigger(name="band_drop", severity="critical", reason="band fell")]
-    m = lifecycle.template_metrics(
+    m = journey_view.template_metrics(
         {"roi_pct": 250, "open_rate_pct": 35, "login_frequency": "daily", "open_tickets": None},
         86.0,
         "healthy",

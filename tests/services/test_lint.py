@@ -20,7 +20,7 @@ from csrunner.config.catalog import load_catalog
 from csrunner.config.facts import load_facts_schema
 from csrunner.config.settings import REPO_ROOT, Settings
 from csrunner.domain.context import RUN_KEYS
-from csrunner.domain.lifecycle import run_context
+from csrunner.domain.journey_view import run_context
 from csrunner.domain.messages import EmailRequest
 from csrunner.interfaces.cli.main import main
 from csrunner.services.lint import lint_catalog, lint_source
