@@ -15,7 +15,8 @@ from csrunner.domain.journey_messages import (
     PlayRun,
 )
 from csrunner.domain.lifecycle import TEMPLATE_ALIASES, LifecycleRules, active_plays, lifecycle_day, nps
-from csrunner.domain.triggers import FiredTrigger, Observation, trim_history
+from csrunner.domain.trigger_checks import trim_history
+from csrunner.domain.triggers import FiredTrigger, Observation
 
 # --- state size ------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from typing import Any, Optional
 from pydantic import BaseModel, ConfigDict, Field
 
 from csrunner.domain.definitions import PlaybookDefinition, StartPlaybookStep
+from csrunner.domain.health import band_for, make_observation, score_metrics
 from csrunner.domain.journey_messages import (
     DealRecord,
     JourneyState,
@@ -23,8 +24,9 @@ from csrunner.domain.journey_messages import (
     PlayRun,
     ScoreUpdate,
 )
-from csrunner.domain.scoring import Band, ScoringModel, band_for, make_observation, score_metrics
-from csrunner.domain.triggers import FiredTrigger, Observation, evaluate
+from csrunner.domain.scoring import Band, ScoringModel
+from csrunner.domain.trigger_checks import evaluate
+from csrunner.domain.triggers import FiredTrigger, Observation
 from csrunner.domain.values import check_nps
 
 ONBOARDING, NPS, RECOVERY, EXPANSION = "onboarding", "nps", "nps-recovery", "expansion"

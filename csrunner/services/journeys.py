@@ -29,6 +29,7 @@ from temporalio.service import RPCError
 from csrunner.config.facts import facts_schema
 from csrunner.config.scoring_models import load_scoring_model
 from csrunner.config.settings import Settings
+from csrunner.domain.health import score_metrics
 from csrunner.domain.journey_messages import (
     Applied,
     DealClosed,
@@ -41,7 +42,7 @@ from csrunner.domain.journey_messages import (
     ScoreUpdate,
 )
 from csrunner.domain.messages import Account
-from csrunner.domain.scoring import ScoringModel, score_metrics
+from csrunner.domain.scoring import ScoringModel
 from csrunner.domain.values import check_account_id, check_health_score, check_nps
 from workflows.journey import AccountJourneyWorkflow
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTE_KEYS

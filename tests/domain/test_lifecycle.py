@@ -12,9 +12,9 @@ import pytest
 from csrunner.config.catalog import load_catalog
 from csrunner.config.scoring_models import load_scoring_model
 from csrunner.domain import journey_view, lifecycle
+from csrunner.domain.health import make_observation
 from csrunner.domain.journey_messages import NpsRecord, PlayRun
 from csrunner.domain.lifecycle import RULES, Decision
-from csrunner.domain.scoring import make_observation
 from csrunner.domain.triggers import FiredTrigger
 
 ROOT = Path(__file__).resolve().parents[2]

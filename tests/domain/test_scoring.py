@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from csrunner.config.scoring_models import load_scoring_model
 from csrunner.config.settings import Settings
 from csrunner.config.sourcemap import DefinitionError
-from csrunner.domain.scoring import ScoringModel, band_for, make_observation, score_metrics
+from csrunner.domain.health import band_for, make_observation, score_metrics
+from csrunner.domain.scoring import ScoringModel
 from csrunner.domain.values import check_health_score as check_score
 
 MODELS = Path(__file__).resolve().parents[2] / "playbooks" / "scoring"

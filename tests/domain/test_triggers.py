@@ -9,7 +9,8 @@ from freezegun import freeze_time
 from pydantic import ValidationError
 
 from csrunner.config.scoring_models import load_scoring_model
-from csrunner.domain.triggers import Observation, TriggerConfig, evaluate, trim_history
+from csrunner.domain.trigger_checks import evaluate, trim_history
+from csrunner.domain.triggers import Observation, TriggerConfig
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 CFG = TriggerConfig()
