@@ -94,7 +94,9 @@ def refusal(
         return f"step '{a.step_id}' is not pending"
     allowed = ACTIONS_FOR[p.kind]
     if a.action not in allowed:
-        return f"step '{a.step_id}' is a {p.kind}: '{a.action}' is not allowed (use {', '.join(allowed)})"
+        article = "an" if p.kind[0] in "aeiou" else "a"
+        use = ", ".join(allowed)
+        return f"step '{a.step_id}' is {article} {p.kind}: '{a.action}' is not allowed (use {use})"
     if a.action == "snooze" and (a.until is None or a.until <= now):
         return "snooze needs 'until' in the future"
     if a.action == "reassign" and (not a.assignee or person(account, a.assignee) is None):

@@ -15,6 +15,9 @@ from pydantic import AfterValidator, Field
 ACCOUNT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 _ACCOUNT_ID = re.compile(ACCOUNT_ID_PATTERN)
 NPS_MIN, NPS_MAX = 0, 10
+#: Seed 004 "Signals de Expansión": high usage, consistent positive ROI, team growth, new business
+#: initiatives, budget approved for next quarter.
+EXPANSION_SIGNALS = ("high_usage", "positive_roi", "team_growth", "new_initiative", "budget_approved")
 HEALTH_MIN, HEALTH_MAX = 0, 100
 
 
@@ -42,6 +45,12 @@ def check_health_score(score: Any) -> float:
     ):
         raise ValueError(f"score must be a number from 0 to 100, got {score!r}")
     return float(score)
+
+
+def check_expansion_signal(signal: str) -> str:
+    if signal not in EXPANSION_SIGNALS:
+        raise ValueError(f"signal must be one of {', '.join(EXPANSION_SIGNALS)} (seed 004); got {signal!r}")
+    return signal
 
 
 def check_timezone(name: Any) -> str:

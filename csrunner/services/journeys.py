@@ -43,7 +43,7 @@ from csrunner.domain.journey_messages import (
 )
 from csrunner.domain.messages import Account
 from csrunner.domain.scoring import ScoringModel
-from csrunner.domain.values import check_account_id, check_health_score, check_nps
+from csrunner.domain.values import check_account_id, check_expansion_signal, check_health_score, check_nps
 from workflows.journey import AccountJourneyWorkflow
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTE_KEYS
 
@@ -143,7 +143,8 @@ def nps_answer(account_id: Any, score: Any, comment: Any = "", at: Any = None) -
 def expansion_signal(account_id: Any, signal: Any, detail: Any = "") -> ExpansionSignal:
     check_account_id(account_id)
     return ExpansionSignal(
-        signal=_check_text(signal, "signal", 200, required=True), detail=_check_text(detail, "detail", 2000)
+        signal=check_expansion_signal(_check_text(signal, "signal", 200, required=True)),
+        detail=_check_text(detail, "detail", 2000),
     )
 
 

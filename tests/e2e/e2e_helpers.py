@@ -30,10 +30,10 @@ HS_SECRET, SLACK_SECRET, DEAL_TOKEN, FEED_TOKEN = (
 TOKENS = {"maria": "tok-maria", "tom": "tok-tom", "carlos": "tok-carlos", "olga": "tok-olga"}
 
 
-def browser_skip_reason(chromium: str, environ: dict[str, str]) -> str | None:
-    """Why the browser test cannot run here, or None. Without Debian's chromium it is skipped
-    (README line 2 passes on a machine with Python alone), except in CI, where it must run."""
-    if Path(chromium).exists() or environ.get("CI", "").lower() == "true":
+def browser_skip_reason(chromium: str | None, environ: dict[str, str]) -> str | None:
+    """Why the browser test cannot run here, or None. Without Debian's chromium on PATH it is
+    skipped (README line 2 passes on a machine with Python alone), except in CI, where it must run."""
+    if (chromium and Path(chromium).exists()) or environ.get("CI", "").lower() == "true":
         return None
     return "needs Debian's chromium: apt-get install chromium (CI=true makes this test run)"
 

@@ -100,6 +100,11 @@ async def test_push_nps_rejects_comment_and_time():
         ("x" * 201, "", "signal must be a non-empty string of at most 200 characters"),
         (None, "", "signal must be a non-empty string"),
         ("team_growth", "x" * 2001, "detail must be a string of at most 2000 characters"),
+        (
+            "foo_bar",
+            "",
+            "signal must be one of high_usage, positive_roi, team_growth, new_initiative, budget_approved",
+        ),
     ],
 )
 async def test_push_expansion_signal_rejects(signal, detail, message):

@@ -103,8 +103,8 @@ async def nps_command(account_id, score, comment, at):
 @click.option("--detail", default="", help="What was seen (e.g. 'their team doubled').")
 @run_async(nothing="sent")
 async def expansion_command(account_id, signal, detail):
-    """Send an expansion SIGNAL (e.g. team_growth) for ACCOUNT_ID: a healthy account enters the
-    4-week expansion play."""
+    """Send an expansion SIGNAL for ACCOUNT_ID (seed 004's: high_usage, positive_roi, team_growth,
+    new_initiative, budget_approved): a healthy account enters the 4-week expansion play."""
     from csrunner.services.journeys import expansion_signal, push_expansion_signal
 
     settings = Settings()

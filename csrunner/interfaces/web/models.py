@@ -99,7 +99,11 @@ class NpsIn(In):
 
 class SignalIn(In):
     account_id: str = Field(pattern=ACCOUNT_ID)
-    signal: str = Field(min_length=1, max_length=200, description="e.g. seats_near_limit, asked_for_feature")
+    signal: str = Field(
+        min_length=1,
+        max_length=200,
+        description="seed 004: high_usage, positive_roi, team_growth, new_initiative or budget_approved",
+    )
     detail: str = Field("", max_length=2000)
 
 
