@@ -81,7 +81,10 @@ async def api_user(
 
 async def check_feed_sender(request: Request) -> None:
     """Before the body: FEED_TOKEN, or an ops person's API token."""
-    svc, token = request.app.state.svc, bearer_token(request)
+    check_feed_token(request.app.state.svc, bearer_token(request))
+
+
+def check_feed_token(svc, token: str | None) -> None:
     if not token:
         raise ServiceError(
             401,

@@ -4,7 +4,6 @@ signals, one account at a time or in batches that answer per item (accepted or t
 from __future__ import annotations
 
 import asyncio
-import hmac
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -14,7 +13,7 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ValidationError
 
-from csrunner.interfaces.web.auth import check_feed_sender, token_person
+from csrunner.interfaces.web.auth import check_feed_sender, check_feed_token
 from csrunner.interfaces.web.errors import ServiceError, describe_validation, error_responses, temporal_call
 from csrunner.interfaces.web.guard import auth_first
 from csrunner.interfaces.web.models import Accepted, BatchResult, ItemResult, NpsIn, ScoreIn, SignalIn
@@ -29,21 +28,7 @@ feed_bearer = HTTPBearer(auto_error=False, description="FEED_TOKEN, or an ops pe
 async def feed_auth(
     request: Request, creds: HTTPAuthorizationCredentials | None = Depends(feed_bearer)
 ) -> None:
-    svc, token = request.app.state.svc, creds.credentials if creds else ""
-    if not token:
-        raise ServiceError(
-            401,
-            "missing bearer token (FEED_TOKEN or an ops API token)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    feed = svc.config.feed_token
-    if feed and hmac.compare_digest(token.encode(), feed.encode()):
-        return
-    person = token_person(svc, token)
-    if person is None:
-        raise ServiceError(401, "unknown token", headers={"WWW-Authenticate": "Bearer"})
-    if person.role != "ops":
-        raise ServiceError(403, f"{person.id} ({person.role}) may not post to the feeds: ops only")
+    check_feed_token(request.app.state.svc, creds.credentials if creds else "")
 
 
 async def _push(svc, account_id: str, what: str, call: Callable[[Any], Awaitable[str]]) -> Accepted:
