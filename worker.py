@@ -12,10 +12,10 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.email import EmailActivities
 from activities.journey import JourneyActivities
-from activities.ledger import SentLedger
 from activities.render import Renderer
 from activities.schedule import plan_schedule
 from activities.slack import SlackActivities
+from activities.store import open_ledger
 from activities.tasks import TaskActivities
 from csrunner.config.settings import Settings
 from csrunner.services.temporal import connect
@@ -27,7 +27,7 @@ WORKFLOWS = [PlaybookWorkflow, AccountJourneyWorkflow]
 
 def activities_for(settings: Settings) -> list:
     renderer = Renderer(settings.templates_dir)
-    ledger = SentLedger(settings.data_dir / "sent-ledger.sqlite3")
+    ledger = open_ledger(settings)
     email = EmailActivities(settings, renderer, ledger)
     slack = SlackActivities(settings, renderer, ledger)
     tasks = TaskActivities(settings, ledger)
@@ -36,6 +36,7 @@ def activities_for(settings: Settings) -> list:
         plan_schedule,
         email.render_email,
         email.send_email,
+        email.resend_email,
         slack.post_slack,
         tasks.create_task,
         journey.decide,
