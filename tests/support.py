@@ -41,7 +41,9 @@ def settings_for(tmp_path: Path, sendgrid=None, slack=None) -> Settings:
 STARTED: list = []
 
 
-async def start(env, settings: Settings, playbook: str = "onboarding", account=None, definitions=None):
+async def start(
+    env, settings: Settings, playbook: str = "onboarding", account=None, definitions=None, workflow_id=None
+):
     account = account or acme()
     handle = await env.client.start_workflow(
         PlaybookWorkflow.run,
@@ -51,7 +53,7 @@ async def start(env, settings: Settings, playbook: str = "onboarding", account=N
             definitions=definitions or catalog().bundle(playbook),
             search_attributes=False,
         ),
-        id=f"test-{playbook}-{uuid.uuid4().hex[:8]}",
+        id=workflow_id or f"test-{playbook}-{uuid.uuid4().hex[:8]}",
         task_queue=settings.task_queue,
     )
     STARTED.append(handle)

@@ -191,6 +191,11 @@ class PendingItem(BaseModel):
     editable: dict[str, str] = Field(
         {}, description="approvals: the parts the approver may edit, current text"
     )
+    resend: bool = Field(
+        False,
+        description="a 'check whether this email reached the customer' task: `preview` is the message "
+        "(to, subject, text) and POST /actions/resend sends it once more",
+    )
 
 
 class ActResult(BaseModel):
