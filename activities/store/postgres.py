@@ -3,6 +3,7 @@ connection pool; each statement commits on its own)."""
 
 from __future__ import annotations
 
+import atexit
 from typing import Any
 
 from psycopg import Error as PgError
@@ -39,6 +40,7 @@ class PostgresLedger(Ledger):
             self._pool.close()
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise StoreError(f"DATABASE_URL: cannot use the ledger at {where(url)}: {first}") from None
+        atexit.register(self.close)  # the pool's threads stopped before the interpreter finalizes
 
     def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[list[tuple[Any, ...]], int]:
         sql = sql.format(now="now()", cutoff="now() - make_interval(secs => %s)")
@@ -66,4 +68,5 @@ class PostgresLedger(Ledger):
                     conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (m.version,))
 
     def close(self) -> None:
+        atexit.unregister(self.close)
         self._pool.close()
