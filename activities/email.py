@@ -23,6 +23,9 @@ from csrunner.domain.context import template_context
 from csrunner.domain.messages import EmailRequest, EmailResult, RenderedEmail, ResendRequest, UnsureEmail
 from csrunner.domain.timefmt import zone_of
 
+#: Seconds to wait for SendGrid's answer; after that the send's fate is unknown.
+SENDGRID_TIMEOUT = 10
+
 
 class EmailActivities:
     def __init__(self, settings: Settings, renderer: Renderer, ledger: Ledger):
@@ -32,6 +35,8 @@ class EmailActivities:
             if settings.sendgrid_api_key
             else None
         )
+        if self._client is not None:  # inside the activity's 15 s, so it can record "unknown" itself
+            self._client.client.timeout = SENDGRID_TIMEOUT
 
     @activity.defn
     def render_email(self, req: EmailRequest) -> RenderedEmail:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Optional
 
 #: An attempt younger than this with no outcome is another worker's send still in flight (retry
-#: later); older, its fate is unknown. Above a provider call's timeout (SendGrid: 30 s).
+#: later); older, its fate is unknown. Above the send activity's 15 s timeout (SendGrid's: 10 s).
 IN_FLIGHT_SECONDS = 60.0
 
 
