@@ -15,7 +15,14 @@ from activities.errors import classify_http, permanent, transient
 from activities.outbox import write_markdown
 from activities.tasks import task_markdown
 from csrunner.config.accounts import Team, load_team
-from csrunner.config.hubspot_deals import DealRecords, MappingError, MappingRules, account_for_deal, contact_ids
+from csrunner.config.hubspot_deals import (
+    DealRecords,
+    MappingError,
+    MappingRules,
+    account_for_deal,
+    associated_ids,
+    contact_ids,
+)
 from csrunner.config.settings import Settings
 from csrunner.domain.deal_intake import DealAccount, DealIntakeInput, IntakeProblem
 from csrunner.domain.messages import Account, Contact, Person, TaskRequest
@@ -32,7 +39,11 @@ class HubSpotReader:
     """GETs against the CRM v3 API; raises transient/permanent ApplicationErrors, never retries."""
 
     def __init__(
-        self, base_url: str, token: str, timeout: float = 10.0, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        base_url: str,
+        token: str,
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
     ):
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
@@ -59,7 +70,9 @@ class HubSpotReader:
             return r.json()
         if r.status_code in (401, 403):  # a token to fix on the worker: the deal waits for it
             raise transient(f"HubSpot refused HUBSPOT_ACCESS_TOKEN ({r.status_code}) on {where}")
-        raise classify_http(r.status_code, f"HubSpot on {where}: {r.text[:300]}", r.headers.get("Retry-After"))
+        raise classify_http(
+            r.status_code, f"HubSpot on {where}: {r.text[:300]}", r.headers.get("Retry-After")
+        )
 
 
 async def read_deal(crm: HubSpotReader, deal_id: str, rules: MappingRules) -> DealRecords:
@@ -69,7 +82,7 @@ async def read_deal(crm: HubSpotReader, deal_id: str, rules: MappingRules) -> De
     )
     if deal is None:
         raise MappingError(f"deal {deal_id}: not found in HubSpot")
-    companies = [i for i in ((deal.get("associations") or {}).get("companies") or {}).get("results", [])]
+    companies = associated_ids(deal, "companies")
     owner_id = (deal.get("properties") or {}).get("hubspot_owner_id")
 
     async def company() -> dict[str, Any]:
@@ -77,7 +90,7 @@ async def read_deal(crm: HubSpotReader, deal_id: str, rules: MappingRules) -> De
             return {}
         props = f"name,domain,{rules.timezone_property},{rules.locale_property}"
         found = await crm.get(
-            path("/crm/v3/objects/companies", companies[0]["id"]), associations="contacts", properties=props
+            path("/crm/v3/objects/companies", companies[0]), associations="contacts", properties=props
         )
         return found or {}
 
@@ -87,7 +100,10 @@ async def read_deal(crm: HubSpotReader, deal_id: str, rules: MappingRules) -> De
     company_obj, owner_obj = await asyncio.gather(company(), owner())
     props = f"email,firstname,lastname,hs_language,{rules.role_property}"
     contacts = await asyncio.gather(
-        *(crm.get(path("/crm/v3/objects/contacts", c), properties=props) for c in contact_ids(deal, company_obj))
+        *(
+            crm.get(path("/crm/v3/objects/contacts", c), properties=props)
+            for c in contact_ids(deal, company_obj)
+        )
     )
     return DealRecords(deal_id, deal, company_obj, owner_obj, [c for c in contacts if c])
 
@@ -120,7 +136,9 @@ class HubSpotActivities:
             raise transient("HUBSPOT_ACCESS_TOKEN is not set on the worker: the deal cannot be read")
         rules = rules_from(s)
         try:
-            async with HubSpotReader(s.hubspot_api_url, s.hubspot_access_token, s.hubspot_read_timeout) as crm:
+            async with HubSpotReader(
+                s.hubspot_api_url, s.hubspot_access_token, s.hubspot_read_timeout
+            ) as crm:
                 records = await read_deal(crm, inp.deal_id, rules)
             found = account_for_deal(records, load_team(s.team_file), rules)
         except MappingError as e:
@@ -135,7 +153,9 @@ class HubSpotActivities:
         team = load_team(self.settings.team_file)
         who = problem_owner(team, self.settings.default_csm)
         if who is None:  # nobody to tell: the intake's result and the worker log still say it
-            activity.logger.error("HubSpot deal %s needs a person, but team.yaml names none: %s", p.deal_id, p.problem)
+            activity.logger.error(
+                "HubSpot deal %s needs a person, but team.yaml names none: %s", p.deal_id, p.problem
+            )
             return ""
         placeholder = Account(
             id=f"hubspot-deal-{p.deal_id}"[:100],

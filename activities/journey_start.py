@@ -35,7 +35,9 @@ class JourneyStartActivities:
     @activity.defn(name="journey_deal_closed")
     async def deal_closed(self, req: JourneyStart) -> JourneyStarted:
         try:
-            wid, started = await self._send(activity.client(), req.account, req.deal_id, req.closed_at, req.token)
+            wid, started = await self._send(
+                activity.client(), req.account, req.deal_id, req.closed_at, req.token
+            )
         except ValueError as e:  # the account does not pass the journey's checks: a person must look
             raise permanent(f"deal {req.deal_id}: {e}") from None
         except RPCError as e:  # Temporal busy or briefly away: try again

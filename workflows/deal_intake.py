@@ -26,7 +26,9 @@ with workflow.unsafe.imports_passed_through():
 #: How long a deal waits for HubSpot (it retries its own webhook for about a day).
 PATIENCE = timedelta(days=7)
 #: Seconds after the first failure, doubling to 5 minutes (a Retry-After from HubSpot wins).
-RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2, maximum_interval=timedelta(minutes=5))
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), backoff_coefficient=2, maximum_interval=timedelta(minutes=5)
+)
 
 
 def _why(e: ActivityError) -> str:
@@ -53,7 +55,9 @@ class DealIntakeWorkflow:
             )
             started = await workflow.execute_activity(
                 "journey_deal_closed",
-                JourneyStart(account=found.account, deal_id=inp.deal_id, closed_at=found.closed_at, token=key),
+                JourneyStart(
+                    account=found.account, deal_id=inp.deal_id, closed_at=found.closed_at, token=key
+                ),
                 result_type=JourneyStarted,
                 start_to_close_timeout=timedelta(minutes=1),
                 schedule_to_close_timeout=PATIENCE,

@@ -8,7 +8,6 @@ import socket
 
 import httpx
 import pytest
-
 from temporalio.exceptions import ApplicationError
 
 from activities.hubspot import HubSpotReader, problem_owner, read_deal
@@ -71,7 +70,9 @@ def hs(_hs):
 
 async def _map(hs, deal_id, token="hs-test-token", transport=None, **rules):
     rules_ = MappingRules(**rules)
-    async with HubSpotReader(hs.url if hs else "https://api.hubapi.example", token, transport=transport) as crm:
+    async with HubSpotReader(
+        hs.url if hs else "https://api.hubapi.example", token, transport=transport
+    ) as crm:
         found = account_for_deal(await read_deal(crm, deal_id, rules_), TEAM, rules_)
     return found.account, found.closed_at
 
