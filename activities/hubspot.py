@@ -12,7 +12,7 @@ import httpx
 from temporalio import activity
 
 from activities.errors import classify_http, permanent, transient
-from activities.outbox import write_markdown
+from activities.outbox import file_name, write_markdown
 from activities.tasks import task_markdown
 from csrunner.config.accounts import Team, load_team
 from csrunner.config.hubspot_deals import (
@@ -158,7 +158,7 @@ class HubSpotActivities:
             )
             return ""
         placeholder = Account(
-            id=f"hubspot-deal-{p.deal_id}"[:100],
+            id=file_name(f"hubspot-deal-{p.deal_id}", "")[:100],  # the card's account line only
             name=f"HubSpot deal {p.deal_id}",
             contacts=[Contact(name=who.name, email=who.email, role="csm")],
             csm=who,

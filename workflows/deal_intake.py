@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError, RetryState, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from csrunner.domain.deal_intake import (
@@ -32,14 +32,21 @@ RETRY = RetryPolicy(
 
 
 def _why(e: ActivityError) -> str:
-    """The innermost message: the activity's own (e.g. 'deal 7: no CSM ...') or the timeout."""
-    cause: BaseException = e
-    while cause.__cause__ is not None:
-        cause = cause.__cause__
-    return str(cause) or type(cause).__name__
+    """The activity's own message (e.g. 'deal 7: no CSM ...'), or how long it was tried and its
+    last failure when HubSpot never came back."""
+    chain: list[BaseException] = []
+    cause = e.cause
+    while cause is not None:
+        chain.append(cause)
+        cause = cause.cause if isinstance(cause, FailureError) else None
+    last = next((c for c in reversed(chain) if isinstance(c, ApplicationError)), None)
+    said = last.message if last else (str(chain[-1]) if chain else str(e))
+    if e.retry_state == RetryState.TIMEOUT or any(isinstance(c, TimeoutError) for c in chain):
+        return f"HubSpot could not be read within {PATIENCE.days} days (last: {said or 'no answer'})"
+    return said
 
 
-@workflow.defn(name="HubSpotDealIntake")
+@workflow.defn
 class DealIntakeWorkflow:
     @workflow.run
     async def run(self, inp: DealIntakeInput) -> DealIntakeResult:
