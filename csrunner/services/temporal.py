@@ -42,13 +42,16 @@ def connect_options(settings: Settings, read: Callable[[Path], bytes] = _read) -
             server_root_ca_cert=pem("TEMPORAL_TLS_CA", ca),
             domain=settings.temporal_tls_server_name or None,
         )
-    return {
+    options: dict[str, Any] = {
         "target_host": settings.temporal_address,
         "namespace": settings.temporal_namespace,
         "api_key": settings.temporal_api_key or None,
         "tls": tls,
         "data_converter": pydantic_data_converter,
     }
+    if settings.temporal_api_key:  # Temporal Cloud's regional endpoints route by this header
+        options["rpc_metadata"] = {"temporal-namespace": settings.temporal_namespace}
+    return options
 
 
 async def connect(settings: Settings | None = None) -> Client:

@@ -50,9 +50,14 @@ def test_a_client_certificate_its_key_a_ca_and_a_server_name():
 
 
 def test_an_api_key_turns_tls_on_with_the_system_cas():
-    settings = Settings(temporal_address="ns.acct.tmprl.cloud:7233", temporal_api_key="key-1")
+    settings = Settings(
+        temporal_address="us-east-1.aws.api.temporal.io:7233",
+        temporal_namespace="cs.a1b2c",
+        temporal_api_key="key-1",
+    )
     options = connect_options(settings, read=FILES.__getitem__)
     assert options["tls"] is True and options["api_key"] == "key-1"
+    assert options["rpc_metadata"] == {"temporal-namespace": "cs.a1b2c"}
 
 
 def test_a_certificate_that_cannot_be_read_is_one_line_naming_the_variable(tmp_path):
