@@ -26,9 +26,9 @@ def _project_root(module: Path = Path(__file__)) -> Path:
 
 REPO_ROOT = _project_root()
 TASK_QUEUE_DEFAULT = "cs-playbooks"
-DEFAULT_SCORING_MODEL = "seed004.yaml"
+DEFAULT_SCORING_MODEL = "seed004.yaml"  # SPEC §4: seed 004's rubric is the default model
 #: The outbox's From address when MAIL_FROM is unset (SendGrid needs MAIL_FROM: refused without it).
-OUTBOX_SENDER = "success@example.com"  # SPEC §4: seed 004's rubric is the default model
+OUTBOX_SENDER = "success@example.com"
 
 
 class Settings(BaseSettings):

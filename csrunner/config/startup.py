@@ -45,38 +45,35 @@ def validation_problems(e: ValidationError, model: type[BaseSettings]) -> list[s
     return lines
 
 
-def _build(model: type[S]) -> S:
+def _load(model: type[S]) -> tuple[S | None, list[str]]:
     try:
-        return model()
+        return model(), []
     except ValidationError as e:
-        raise ConfigError(validation_problems(e, model)) from None
+        return None, validation_problems(e, model)
     except SettingsError as e:  # a value the environment source itself could not parse
-        raise ConfigError([str(e)]) from None
+        return None, [str(e)]
 
 
 def worker_settings() -> Settings:
     """The worker's settings, or ConfigError with every problem."""
-    settings = _build(Settings)
-    if problems := settings.startup_problems():
+    settings, problems = _load(Settings)
+    if settings:
+        problems += settings.startup_problems()
+    if problems or settings is None:
         raise ConfigError(problems)
     return settings
 
 
 def service_settings() -> tuple[Settings, ServiceConfig]:
     """The HTTP service's settings (both objects), or ConfigError with every problem of both."""
-    problems: list[str] = []
-    settings: Settings | None = None
-    try:
-        settings = _build(Settings)
+    settings, problems = _load(Settings)
+    config, config_problems = _load(ServiceConfig)
+    if settings:
         problems += settings.startup_problems()
-    except ConfigError as e:
-        problems += e.problems
-    try:
-        config = _build(ServiceConfig)
+    problems += config_problems
+    if config:
         problems += config.startup_problems(settings)
-    except ConfigError as e:
-        problems += e.problems
-    if problems or settings is None:
+    if problems or settings is None or config is None:
         raise ConfigError(problems)
     return settings, config
 
@@ -84,16 +81,10 @@ def service_settings() -> tuple[Settings, ServiceConfig]:
 def stack_settings() -> Settings:
     """`csr up`: the worker's checks, and the service's values well-formed (its feature checks
     are warnings in the embedded stack's banner)."""
-    problems: list[str] = []
-    settings: Settings | None = None
-    try:
-        settings = worker_settings()
-    except ConfigError as e:
-        problems += e.problems
-    try:
-        _build(ServiceConfig)
-    except ConfigError as e:
-        problems += e.problems
+    settings, problems = _load(Settings)
+    if settings:
+        problems += settings.startup_problems()
+    problems += _load(ServiceConfig)[1]
     if problems or settings is None:
         raise ConfigError(problems)
     return settings
