@@ -265,6 +265,7 @@ async def main(deals: int, clicks: int, rate: float) -> None:
                 "TASK_QUEUE": "bench",
                 "TEAM_FILE": str(ROOT / "team.yaml"),
                 "SENDGRID_API_KEY": "SG.test-key",
+                "MAIL_FROM": "success@example.com",  # required with a SendGrid key
                 "SENDGRID_API_HOST": sg.url,
                 "SLACK_BOT_TOKEN": "xoxb-test-token",
                 "SLACK_API_URL": f"{slack.url}/api/",
