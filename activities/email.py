@@ -12,6 +12,7 @@ from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import CustomArg, Mail, To
 from temporalio import activity
 
+from activities import metrics
 from activities.errors import classify_http, permanent, transient
 from activities.ledger import SentLedger
 from activities.outbox import write_eml
@@ -51,9 +52,11 @@ class EmailActivities:
         )
 
     @activity.defn
+    @metrics.delivery("email")
     def send_email(self, req: EmailRequest) -> EmailResult:
         done = self.ledger.get(req.key)
         if done:
+            metrics.message("email", "duplicate", req)
             return EmailResult(**{**done, "duplicate": True})
         mail = self.render_email(req)
         if self._client is None:
@@ -76,6 +79,7 @@ class EmailActivities:
                 message_id=self._post(self._client, req.key, mail, req.contact.name),
             )
         self.ledger.put(req.key, result.channel, result.model_dump(mode="json"))
+        metrics.message("outbox" if self._client is None else "email", "sent", req)
         return result
 
     def _post(self, client: SendGridAPIClient, key: str, mail: RenderedEmail, to_name: str) -> str:
