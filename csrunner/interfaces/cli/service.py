@@ -21,12 +21,15 @@ def serve(host: str, port: int) -> None:
 
     from csrunner.config.settings import ServiceConfig, Settings
     from csrunner.interfaces.web.app import create_app
+    from csrunner.services.telemetry import configure_logging
 
     settings, config = Settings(), ServiceConfig()
+    configure_logging(settings)
     problems = config.startup_problems()
     for problem in problems:
         click.echo(f"error: {problem}", err=True)
     if problems:
         raise SystemExit(1)
     click.echo(f"service on http://{host}:{port} (docs at /docs), Temporal at {settings.temporal_address}")
-    uvicorn.run(create_app(settings, config=config), host=host, port=port, log_level="info")
+    app = create_app(settings, config=config)  # log_config=None: uvicorn's lines go through ours
+    uvicorn.run(app, host=host, port=port, log_level="info", log_config=None)

@@ -6,6 +6,7 @@ the public internet like any metrics port)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import uuid
 from collections import Counter
@@ -27,6 +28,7 @@ WEBHOOK_PREFIXES = ("/webhooks/", "/feeds/", "/slack/")
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 #: Runs whose pending steps one count reads (a `view` query each), at most every PENDING.max_age s.
 SCAN_LIMIT = 2000
+log = logging.getLogger("csrunner.web")
 
 
 class Observe:
@@ -55,11 +57,21 @@ class Observe:
         try:
             await self.app(scope, receive, answer)
         finally:
+            if scope.get("path", "").startswith(WEBHOOK_PREFIXES):
+                endpoint = _endpoint(scope)
+                WEBHOOKS.labels(endpoint, str(status)).inc()
+                log.info("%s %s %s", scope.get("method"), endpoint, status)
             REQUEST_ID.reset(token)
-            path = scope.get("path", "")
-            if path.startswith(WEBHOOK_PREFIXES):
-                route = scope.get("route")  # the template, not the raw path: a fixed set of values
-                WEBHOOKS.labels(getattr(route, "path", "unmatched"), str(status)).inc()
+
+
+def _endpoint(scope: Scope) -> str:
+    """The route's path template, never the raw path (label values stay a fixed set); a request
+    refused before routing (the body cap's 413) gets its path when it is a documented one."""
+    route = scope.get("route")
+    if route is not None:
+        return route.path
+    path, app = scope.get("path", ""), scope.get("app")
+    return path if app is not None and path in app.openapi()["paths"] else "unmatched"
 
 
 router = APIRouter()
