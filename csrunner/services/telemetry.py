@@ -58,7 +58,7 @@ def temporal_runtime(settings: Settings, metrics_port: int = 0) -> Runtime:
 
 def telemetry_config(settings: Settings, metrics_port: int = 0) -> TelemetryConfig:
     core_level = "INFO" if settings.log_level == "DEBUG" else "WARN"
-    forwarding = LogForwardingConfig(logger=logging.getLogger("temporalio.core"))
+    forwarding = LogForwardingConfig(logger=logging.getLogger("temporalio.core"), append_target_to_name=False)
     return TelemetryConfig(
         logging=LoggingConfig(
             filter=TelemetryFilter(core_level=core_level, other_level="ERROR"), forwarding=forwarding

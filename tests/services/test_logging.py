@@ -17,7 +17,7 @@ from activities.ledger import SentLedger
 from activities.render import Renderer
 from csrunner.config.settings import Settings
 from csrunner.domain.messages import EmailRequest
-from csrunner.services.telemetry import configure_logging
+from csrunner.services.telemetry import configure_logging, telemetry_config
 
 
 @pytest.fixture
@@ -87,3 +87,9 @@ def test_bad_log_settings_name_the_variable(monkeypatch):
     monkeypatch.setenv("LOG_FORMAT", "JSON")
     monkeypatch.setenv("LOG_LEVEL", "debug")
     assert (Settings().log_format, Settings().log_level) == ("json", "DEBUG")
+
+
+def test_the_sdk_core_logs_through_python_logging_not_the_console():
+    config = telemetry_config(Settings()).logging
+    assert config is not None and config.forwarding is not None  # else: ANSI lines on stderr
+    assert config.forwarding.logger is logging.getLogger("temporalio.core")

@@ -94,6 +94,7 @@ async def test_a_permanent_failure_counts_as_failed_once(metered, tmp_path):
         tq = await _run(env, tmp_path, sg, slack, completes=False)
     assert scrape(url, "csr_messages_total", tq, channel="email", outcome="failed") == 1
     assert scrape(url, "csr_messages_total", tq, channel="email", outcome="sent") == 0
+    assert scrape(url, "csr_messages_total", tq, channel="task", outcome="sent") == 1  # the CSM's fix task
     assert scrape(url, "temporal_activity_execution_failed_total", tq, activity_type="send_email") == 1
 
 

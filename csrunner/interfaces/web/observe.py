@@ -88,6 +88,10 @@ def install(app) -> None:
     "/metrics",
     tags=["ops"],
     summary="Prometheus metrics: webhooks, updates ingested, approvals and tasks pending and overdue",
+    description="Prometheus text format. No authentication: counts only, never an id or a name; "
+    "let your Prometheus reach it, not the internet. Pending and overdue steps are counted at most "
+    "every 30 s (a `view` query per running playbook with pending steps) and left out while "
+    "Temporal does not answer.",
     response_class=Response,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
