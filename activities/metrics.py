@@ -58,7 +58,9 @@ def message(channel: Channel, outcome: MessageOutcome, req: Any) -> None:
         {"channel": channel, "outcome": outcome},
     )
     level = 20 if outcome in ("sent", "duplicate") else 30  # INFO, WARNING
-    activity.logger.log(level, "%s %s", channel, outcome, extra=ids(req))
+    what = type(req).__name__.removesuffix("Request").lower()  # email, slack, task
+    where = " (outbox)" if channel == "outbox" else ""
+    activity.logger.log(level, "%s %s%s", what, outcome, where, extra=ids(req))
     if outcome == "sent" and getattr(req, "template", None) == ESCALATION_TEMPLATE:
         escalation("step_deadline")
 

@@ -56,7 +56,7 @@ def test_json_lines_carry_the_ids_and_no_email(logs, capsys, tmp_path):
     address = send_welcome(tmp_path)
     logging.getLogger("temporalio.activity").warning("SendGrid: 400 %s is not a valid address", address)
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]  # each line is JSON
-    sent = next(line for line in lines if line["message"] == "outbox sent")
+    sent = next(line for line in lines if line["message"] == "email sent (outbox)")
     assert sent["level"] == "INFO" and sent["logger"] == "temporalio.activity"
     assert sent["time"].endswith("Z")
     assert {k: sent[k] for k in ("account_id", "workflow_id", "run_id", "step_id", "activity_type")} == {
@@ -75,8 +75,8 @@ def test_text_is_the_default_readable_and_without_colours(logs, capsys, tmp_path
     logs()
     address = send_welcome(tmp_path)
     err = capsys.readouterr().err
-    line = next(line for line in err.splitlines() if "outbox sent" in line)
-    assert " INFO temporalio.activity: outbox sent [account_id=acme workflow_id=journey:acme" in line
+    line = next(line for line in err.splitlines() if "email sent (outbox)" in line)
+    assert " INFO temporalio.activity: email sent (outbox) [account_id=acme workflow_id=journey:acme" in line
     assert "step_id=day0-welcome" in line and "\x1b[" not in err and address not in err
 
 
