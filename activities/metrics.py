@@ -23,15 +23,13 @@ from prometheus_client.registry import Collector
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from csrunner.domain.errors import DELIVERY_UNKNOWN
 from csrunner.domain.journey_rules import Outcome
 
 Channel = Literal["email", "slack", "task", "outbox"]
 MessageOutcome = Literal["sent", "duplicate", "failed", "unknown"]
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: The error type of a customer email whose delivery nobody knows (the attempt was recorded, its
-#: outcome was not): not retried, the CSM checks it. Every other non-retryable error is "failed".
-DELIVERY_UNKNOWN = "DeliveryUnknownError"
 #: The Slack template of an approval or task escalated up its ladder after its deadline.
 ESCALATION_TEMPLATE = "escalation"
 
@@ -44,9 +42,11 @@ def _count(name: str, description: str, labels: Mapping[str, str], value: int = 
 
 
 def ids(req: Any) -> dict[str, str]:
-    """The ids a message request carries (its key is `workflow id/playbook/step[:suffix]`)."""
-    step = req.key.rsplit("/", 1)[-1].split(":", 1)[0]
-    return {"account_id": req.account.id, "step_id": step}
+    """The ids a message request carries (its key is `workflow id/playbook/step[:suffix]`; a
+    resend's `...#resend-n`, without the account)."""
+    step = req.key.rsplit("/", 1)[-1].split(":", 1)[0].split("#", 1)[0]
+    account = getattr(req, "account", None)
+    return {"account_id": account.id, "step_id": step} if account else {"step_id": step}
 
 
 def message(channel: Channel, outcome: MessageOutcome, req: Any) -> None:
@@ -67,8 +67,8 @@ def message(channel: Channel, outcome: MessageOutcome, req: Any) -> None:
 
 def delivery(channel: Channel) -> Callable[[F], F]:
     """Decorates a sending activity `(self, req, ...)`: its permanent failure counts as `failed`,
-    an unknown delivery as `unknown`. Retried failures are the SDK's
-    temporal_activity_execution_failed, per attempt."""
+    an unknown delivery (DELIVERY_UNKNOWN: not retried, the CSM checks it) as `unknown`. Retried
+    failures are the SDK's temporal_activity_execution_failed, per attempt."""
 
     def outcome(e: ApplicationError, req: Any) -> None:
         if e.type == DELIVERY_UNKNOWN:

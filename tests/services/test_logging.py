@@ -13,8 +13,8 @@ from temporalio.runtime import Runtime
 from temporalio.testing import ActivityEnvironment
 
 from activities.email import EmailActivities
-from activities.ledger import SentLedger
 from activities.render import Renderer
+from activities.store import SqliteLedger
 from csrunner.config.settings import Settings
 from csrunner.domain.messages import EmailRequest
 from csrunner.services.telemetry import configure_logging, telemetry_config
@@ -37,7 +37,7 @@ def logs(capsys):
 def send_welcome(tmp_path) -> str:
     """The welcome email, written to the outbox by the real activity in an activity context."""
     settings = Settings(data_dir=tmp_path)
-    email = EmailActivities(settings, Renderer(settings.templates_dir), SentLedger(tmp_path / "l.db"))
+    email = EmailActivities(settings, Renderer(settings.templates_dir), SqliteLedger(tmp_path / "l.db"))
     account = acme()
     req = EmailRequest(
         key="journey:acme/onboarding/1/onboarding/day0-welcome",
