@@ -82,7 +82,9 @@ def build_worker(client: Client, settings: Settings | None = None, **options) ->
 async def main() -> None:
     settings = or_exit(worker_settings)  # bad configuration: one line each, before connecting
     from csrunner.services.checks import check_all  # refuse to run on broken playbooks or templates
+    from csrunner.services.telemetry import configure_logging
 
+    configure_logging(settings, settings.metrics_port)  # the client below is built on its runtime
     _, problems = check_all(settings)
     if problems:
         sys.exit("invalid playbooks or templates, worker not started:\n" + "\n".join(problems))

@@ -273,6 +273,7 @@ async def main(deals: int, clicks: int, rate: float) -> None:
                 "HUBSPOT_ACCESS_TOKEN": "hs-test-token",
                 "HUBSPOT_CLIENT_SECRET": HS_SECRET,
                 "SLACK_SIGNING_SECRET": SLACK_SECRET,
+                "METRICS_PORT": "0",
             }
             settings = Settings(
                 temporal_address=env_vars["TEMPORAL_ADDRESS"],

@@ -7,7 +7,7 @@ overrides (`Settings(data_dir=..., temporal_address=...)`). Empty keys/tokens me
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 from pydantic.networks import validate_email
@@ -78,6 +78,24 @@ class Settings(BaseSettings):
     #: The name the server's certificate is checked against (SNI), when it differs from the host.
     temporal_tls_server_name: str = ""
     temporal_api_key: str = ""
+
+    # --- observability: metrics and logs -------------------------------------------------------
+    #: The worker's Prometheus endpoint (/metrics: the SDK's metrics and the product's); 0: none.
+    metrics_port: int = Field(9464, ge=0, le=65535)
+    metrics_host: str = "0.0.0.0"
+    #: "text" (readable, the default) or "json" (one object per line, ids but no personal data).
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("temporal_tls_cert", "temporal_tls_key", "temporal_tls_ca", mode="before")
     @classmethod

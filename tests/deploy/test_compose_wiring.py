@@ -28,7 +28,7 @@ APP = ("worker", "service")
 LONG_RUNNING = ("postgresql", "temporal", "temporal-ui", "worker", "service")
 #: Variables other helpers' settings add (metrics, logs). When merging, once they are fields,
 #: empty this set: test_pending_variables_are_not_fields_yet says when.
-PENDING = {"METRICS_PORT", "LOG_FORMAT", "LOG_LEVEL"}
+PENDING: set[str] = set()
 FIELDS = set(env_names(Settings)) | set(env_names(ServiceConfig))
 #: The temporal CLI's name for each indexed value type (`search-attribute create --type`).
 CLI_TYPE = {

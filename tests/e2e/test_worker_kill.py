@@ -77,6 +77,7 @@ async def test_cli_start_then_worker_killed_and_restarted_nothing_lost_nothing_t
             "SENDGRID_API_HOST": sg.url,
             "SLACK_BOT_TOKEN": "xoxb-test-token",
             "SLACK_API_URL": f"{slack.url}/api/",
+            "METRICS_PORT": "0",  # no fixed port to collide with a stack running beside the tests
         }
 
         def csr(*args: str) -> str:

@@ -22,7 +22,10 @@ def serve(host: str, port: int) -> None:
 
     from csrunner.config.startup import or_exit, service_settings
     from csrunner.interfaces.web.app import create_app
+    from csrunner.services.telemetry import configure_logging
 
     settings, config = or_exit(service_settings)  # bad configuration: one line each, exit 1
+    configure_logging(settings)
     click.echo(f"service on http://{host}:{port} (docs at /docs), Temporal at {settings.temporal_address}")
-    uvicorn.run(create_app(settings, config=config), host=host, port=port, log_level="info")
+    app = create_app(settings, config=config)  # log_config=None: uvicorn's lines go through ours
+    uvicorn.run(app, host=host, port=port, log_level="info", log_config=None)
