@@ -26,9 +26,6 @@ INIT_SQL = (REPO_ROOT / "deploy" / "postgres-init.sql").read_text(encoding="utf-
 SETUP_SH = (REPO_ROOT / "deploy" / "temporal-setup.sh").read_text(encoding="utf-8")
 APP = ("worker", "service")
 LONG_RUNNING = ("postgresql", "temporal", "temporal-ui", "worker", "service")
-#: Variables other helpers' settings add (metrics, logs). When merging, once they are fields,
-#: empty this set: test_pending_variables_are_not_fields_yet says when.
-PENDING: set[str] = set()
 FIELDS = set(env_names(Settings)) | set(env_names(ServiceConfig))
 #: The temporal CLI's name for each indexed value type (`search-attribute create --type`).
 CLI_TYPE = {
@@ -85,16 +82,16 @@ def test_the_app_commands_are_csr_subcommands_with_those_options(name):
 
 @pytest.mark.parametrize("name", APP)
 def test_the_app_environment_names_only_real_settings(name):
-    unknown = set(SERVICES[name]["environment"]) - FIELDS - PENDING
+    unknown = set(SERVICES[name]["environment"]) - FIELDS
     assert not unknown, f"not a Settings/ServiceConfig field: {unknown}"
 
 
 def test_env_example_lists_every_setting_and_only_real_ones():
     names = env_example_names()
     assert len(names) == len(set(names)), "a variable listed twice"
-    unknown = set(names) - FIELDS - PENDING - compose_variables()
+    unknown = set(names) - FIELDS - compose_variables()
     assert not unknown, f"neither a setting nor used by docker-compose.yml: {unknown}"
-    assert set(names) >= FIELDS | PENDING, f"missing from .env.example: {(FIELDS | PENDING) - set(names)}"
+    assert set(names) >= FIELDS, f"missing from .env.example: {(FIELDS) - set(names)}"
     assert compose_variables() <= set(names), "a ${VAR} of docker-compose.yml missing from .env.example"
 
 
@@ -106,10 +103,6 @@ def test_env_example_as_given_is_valid_and_has_every_secret_empty(tmp_path):
     settings = Settings(_env_file=env)  # type: ignore[call-arg]
     assert settings.startup_problems() == []
     assert ServiceConfig(_env_file=env).startup_problems(settings) == []  # type: ignore[call-arg]
-
-
-def test_pending_variables_are_not_fields_yet():
-    assert not PENDING & FIELDS, f"now settings fields: remove {PENDING & FIELDS} from PENDING"
 
 
 def test_every_client_of_temporal_dials_the_temporal_service():
@@ -224,8 +217,8 @@ def readme_table_names() -> set[str]:
 
 def test_the_readme_table_has_every_variable_and_only_real_ones():
     names = readme_table_names()
-    assert names >= FIELDS | PENDING, f"add to the README table: {sorted((FIELDS | PENDING) - names)}"
-    assert names <= FIELDS | PENDING, f"not a setting: {sorted(names - FIELDS - PENDING)}"
+    assert names >= FIELDS, f"add to the README table: {sorted((FIELDS) - names)}"
+    assert names <= FIELDS, f"not a setting: {sorted(names - FIELDS)}"
 
 
 def test_the_readme_says_docker_is_not_available_here():
