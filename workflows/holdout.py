@@ -1,5 +1,6 @@
 """The holdout in workflow code: a held-out account's email step records `held_out` instead of
-sending (behind a patch, so runs recorded before it replay unchanged)."""
+sending, and the approval gating it is not asked (each behind its patch, so runs recorded before
+it replay unchanged)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ with workflow.unsafe.imports_passed_through():
 
 PATCH = "holdout-emails"
 REASON = "account in the play's holdout: no customer email (csr report compares)"
+APPROVAL_PATCH = "holdout-approvals"
+APPROVAL_REASON = "gates an email this account's holdout does not get: nobody is asked"
 
 
 def held_out_of_email(account_id: str, defn: PlaybookDefinition) -> bool:
@@ -19,4 +22,14 @@ def held_out_of_email(account_id: str, defn: PlaybookDefinition) -> bool:
         bool(defn.holdout_percent)
         and held_out(account_id, defn.id, defn.holdout_percent)
         and (workflow.patched(PATCH))
+    )
+
+
+def held_out_of_approval(account_id: str, defn: PlaybookDefinition) -> bool:
+    """An approval gating an email the account will not get asks nobody (a CSM's time is not spent
+    on a message that is never sent)."""
+    return (
+        bool(defn.holdout_percent)
+        and held_out(account_id, defn.id, defn.holdout_percent)
+        and (workflow.patched(APPROVAL_PATCH))
     )

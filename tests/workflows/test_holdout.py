@@ -22,14 +22,14 @@ def _account(inside: bool):
     return acme().model_copy(update={"id": f"acc-{i}"})
 
 
-async def _day0(env, tmp_path, account):
+async def _day0(env, tmp_path, account, after=timedelta(minutes=30)):
     bundle = catalog().bundle("onboarding")
     bundle["onboarding"] = bundle["onboarding"].model_copy(update={"holdout_percent": PERCENT})
     with FakeSendGrid() as sg, FakeSlack() as slack:
         settings = settings_for(tmp_path, sg, slack)
         async with build_worker(env.client, settings):
             handle = await start(env, settings, account=account, definitions=bundle)
-            await env.sleep(timedelta(minutes=30))
+            await env.sleep(after)
             v = await view(handle)
     return v, sg, slack
 
@@ -49,3 +49,14 @@ async def test_an_account_outside_the_holdout_gets_the_email(env, tmp_path):
     welcome = next(r for r in v.timeline if r.step_id == "day0-welcome")
     assert welcome.outcome == "sent"
     assert len(sg.messages) == 1
+
+
+async def test_nobody_is_asked_to_approve_an_email_a_held_out_account_will_not_get(env, tmp_path):
+    v, sg, _ = await _day0(env, tmp_path, _account(inside=True), after=timedelta(days=5, hours=2))
+    rows = {r.step_id: r for r in v.timeline}
+    assert (rows["day4-approve"].kind, rows["day4-approve"].outcome) == ("approval", "held_out")
+    assert "nobody is asked" in rows["day4-approve"].reason
+    assert rows["day4-pilot-review"].outcome == "held_out"  # the gated email itself
+    assert "day4-approve" not in [p.step_id for p in v.pending]
+    assert "day5-send-task" in rows or "day5-send-task" in [p.step_id for p in v.pending]  # it went on
+    assert sg.messages == []
