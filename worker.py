@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from asyncio import FIRST_COMPLETED
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -18,6 +20,7 @@ from activities.schedule import plan_schedule
 from activities.slack import SlackActivities
 from activities.tasks import TaskActivities
 from csrunner.config.settings import Settings
+from csrunner.services.shutdown import exit_now, on_stop_signals
 from csrunner.services.temporal import connect
 from workflows.journey import AccountJourneyWorkflow
 from workflows.playbook import PlaybookWorkflow
@@ -69,16 +72,31 @@ def build_worker(client: Client, settings: Settings | None = None, **options) ->
 
 
 async def main() -> None:
+    """`csr worker`: runs until SIGTERM or SIGINT, then stops polling, gives running activities
+    WORKER_SHUTDOWN_GRACE seconds to finish (they see a cancellation only after that) and returns;
+    a second signal exits at once."""
     settings = Settings()
+    stopping = asyncio.Event()
+    on_stop_signals(stopping.set)
     from csrunner.services.checks import check_all  # refuse to run on broken playbooks or templates
 
     _, problems = check_all(settings)
     if problems:
         sys.exit("invalid playbooks or templates, worker not started:\n" + "\n".join(problems))
-    worker = build_worker(await connect(settings), settings)
+    grace = settings.worker_shutdown_grace
+    worker = build_worker(
+        await connect(settings), settings, graceful_shutdown_timeout=timedelta(seconds=grace)
+    )
     print(f"worker on task queue '{settings.task_queue}' at {settings.temporal_address}", flush=True)
-    await worker.run()
+    running = asyncio.create_task(worker.run())
+    await asyncio.wait([running, asyncio.create_task(stopping.wait())], return_when=FIRST_COMPLETED)
+    if not running.done():
+        print(f"stopping: no new work; running activities get up to {grace:g} s", flush=True)
+        await worker.shutdown()
+    await running  # a worker that failed on its own says why
+    print("worker stopped", flush=True)
 
 
 if __name__ == "__main__":
     asyncio.run(main())
+    exit_now(0)  # see csrunner.services.shutdown

@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     #: Force (1) or skip (0) publishing journey search attributes; unset: ask the server once.
     journey_search_attributes: Optional[bool] = None
+    # Lifecycle (graceful shutdown on SIGTERM/SIGINT).
+    #: Seconds running activities get to finish after a worker is told to stop (then cancelled).
+    worker_shutdown_grace: float = Field(10.0, ge=0)
+    #: Seconds the HTTP service gives in-flight requests to finish when told to stop.
+    http_shutdown_grace: int = Field(10, ge=0)
 
     @property
     def outbox_dir(self) -> Path:
