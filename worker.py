@@ -20,7 +20,7 @@ from activities.schedule import plan_schedule
 from activities.slack import SlackActivities
 from activities.tasks import TaskActivities
 from csrunner.config.settings import Settings
-from csrunner.services.shutdown import exit_now, on_stop_signals
+from csrunner.services.shutdown import on_stop_signals, run_and_exit
 from csrunner.services.temporal import connect
 from workflows.journey import AccountJourneyWorkflow
 from workflows.playbook import PlaybookWorkflow
@@ -98,5 +98,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
-    exit_now(0)  # see csrunner.services.shutdown
+    run_and_exit(main)  # see csrunner.services.shutdown: no finalization with the runtime's threads

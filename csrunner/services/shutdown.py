@@ -9,7 +9,9 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Coroutine
+from typing import Any, NoReturn
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -34,7 +36,7 @@ def on_stop_signals(stop: Callable[[], None], force: Callable[[], None] | None =
         loop.add_signal_handler(s, handle, s)
 
 
-def exit_now(code: int) -> None:
+def exit_now(code: int) -> NoReturn:
     """Flush what was printed, then end the process without finalization (see the module doc)."""
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -42,3 +44,19 @@ def exit_now(code: int) -> None:
         except (OSError, ValueError):  # a closed pipe: nothing more to say
             pass
     os._exit(code)
+
+
+def run_and_exit(main: Callable[[], Coroutine[Any, Any, object]]) -> NoReturn:
+    """asyncio.run(main()), then exit_now with its status: for entry points other than `csr`
+    (e.g. `python worker.py`), which would otherwise end in Python's finalization."""
+    code = 0
+    try:
+        asyncio.run(main())
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            print(e.code, file=sys.stderr)
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except BaseException:  # noqa: BLE001 (reported as Python would, then the same clean exit)
+        traceback.print_exc()
+        code = 1
+    exit_now(code)
