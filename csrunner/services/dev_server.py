@@ -5,11 +5,13 @@ this child and no other server."""
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import errno
 import fcntl
 import os
 import signal
 import socket
+import sys
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -81,7 +83,13 @@ async def start(
             stdout=out,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_stop_with_parent if sys.platform == "linux" else None,
         )
+
+
+def _stop_with_parent() -> None:
+    """In the child, before exec: SIGTERM when `csr` dies, even by SIGKILL (no orphaned server)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 async def connect_to_child(
