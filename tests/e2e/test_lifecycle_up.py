@@ -57,11 +57,11 @@ def test_up_refuses_a_busy_port_before_starting_anything(tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         busy = taken.getsockname()[1]
-        up = Csr(tmp_path, {}, "up", "--data-dir", str(data), "--port", str(free_port()), "--ui-port",
-                 str(free_port()), "--http-port", str(busy))  # fmt: skip
+        up = Csr(tmp_path, {}, "up", "--data-dir", str(data), "--port", str(busy), "--ui-port",
+                 str(free_port()), "--http-port", str(free_port()))  # fmt: skip
         status = up.proc.wait(timeout=60)
     assert status == 1
     assert up.stderr() == (
-        f"error: port {busy} is already in use (is another csr up running? stop it or pass --http-port)\n"
+        f"error: port {busy} is already in use (is another csr up running? stop it or pass --port)\n"
     )
     assert not data.exists()  # nothing started, nothing written

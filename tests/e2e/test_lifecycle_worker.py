@@ -35,7 +35,7 @@ async def test_sigterm_during_a_send_lets_it_finish_once(stack, tmp_path):
     settings = stack.settings.model_copy(
         update={"task_queue": f"lifecycle-{uuid.uuid4().hex[:8]}", "playbooks_dir": playbooks}
     )
-    with SlowSendGrid(delay=3.0) as sg:
+    with SlowSendGrid(delay=2.0) as sg:
         env = {
             "TEMPORAL_ADDRESS": settings.temporal_address,
             "TASK_QUEUE": settings.task_queue,
