@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from asyncio import FIRST_COMPLETED
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -22,6 +24,7 @@ from activities.tasks import TaskActivities
 from csrunner.config.settings import Settings
 from csrunner.config.startup import or_exit, worker_settings
 from csrunner.services.journeys import deal_closed
+from csrunner.services.shutdown import on_stop_signals, run_and_exit
 from csrunner.services.temporal import connect
 from workflows.deal_intake import DealIntakeWorkflow
 from workflows.journey import AccountJourneyWorkflow
@@ -80,7 +83,12 @@ def build_worker(client: Client, settings: Settings | None = None, **options) ->
 
 
 async def main() -> None:
+    """`csr worker`: runs until SIGTERM or SIGINT, then stops polling, gives running activities
+    WORKER_SHUTDOWN_GRACE seconds to finish (they see a cancellation only after that) and returns;
+    a second signal exits at once."""
     settings = or_exit(worker_settings)  # bad configuration: one line each, before connecting
+    stopping = asyncio.Event()
+    on_stop_signals(stopping.set)
     from csrunner.services.checks import check_all  # refuse to run on broken playbooks or templates
     from csrunner.services.telemetry import configure_logging
 
@@ -88,10 +96,19 @@ async def main() -> None:
     _, problems = check_all(settings)
     if problems:
         sys.exit("invalid playbooks or templates, worker not started:\n" + "\n".join(problems))
-    worker = build_worker(await connect(settings), settings)
+    grace = settings.worker_shutdown_grace
+    worker = build_worker(
+        await connect(settings), settings, graceful_shutdown_timeout=timedelta(seconds=grace)
+    )
     print(f"worker on task queue '{settings.task_queue}' at {settings.temporal_address}", flush=True)
-    await worker.run()
+    running = asyncio.create_task(worker.run())
+    await asyncio.wait([running, asyncio.create_task(stopping.wait())], return_when=FIRST_COMPLETED)
+    if not running.done():
+        print(f"stopping: no new work; running activities get up to {grace:g} s", flush=True)
+        await worker.shutdown()
+    await running  # a worker that failed on its own says why
+    print("worker stopped", flush=True)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_and_exit(main)  # see csrunner.services.shutdown: no finalization with the runtime's threads

@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
+    # --- lifecycle: graceful shutdown on SIGTERM/SIGINT
+    #: Seconds running activities get to finish after a worker is told to stop (then cancelled).
+    worker_shutdown_grace: float = Field(10.0, ge=0)
+    #: Seconds the HTTP service gives in-flight requests to finish when told to stop.
+    http_shutdown_grace: int = Field(10, ge=0)
+
     @field_validator("log_format", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:

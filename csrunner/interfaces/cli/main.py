@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +19,7 @@ from csrunner.config.settings import Settings
 from csrunner.domain.messages import Action
 from csrunner.interfaces.cli.support import Commands, run_async
 from csrunner.interfaces.cli.zones import AS_HELP, reader_zone, when, zone_name
+from csrunner.services.shutdown import exit_now
 
 # Piped or captured output is never wrapped at 80 columns: run ids and names stay whole to copy.
 console = Console(width=None if sys.stdout.isatty() else 1000)
@@ -49,17 +49,25 @@ def main() -> None:
 @click.option("--http-port", default=8000, show_default=True, help="HTTP service port.")
 def up(data_dir, port, ui_port, http_port):
     """Start everything on the embedded default: Temporal dev server (with UI, persisted to
-    DATA_DIR/temporal.db), the worker and the HTTP service. Ctrl-C stops it."""
+    DATA_DIR/temporal.db, its log in DATA_DIR/temporal.log), the worker and the HTTP service.
+
+    Ctrl-C (or SIGTERM) stops the HTTP service, the worker (running activities get
+    WORKER_SHUTDOWN_GRACE seconds) and then Temporal; a second Ctrl-C stops at once. A port in use
+    is refused before anything starts: csr up never uses a server it did not start."""
     from csrunner.config.startup import or_exit, stack_settings
     from csrunner.interfaces.stack import run_stack
 
     or_exit(stack_settings)  # bad configuration: one line each, before anything starts
-    asyncio.run(run_stack(data_dir, port, ui_port, http_port))
+
+    sys.exit(asyncio.run(run_stack(data_dir, port, ui_port, http_port)))
 
 
 @main.command()
 def worker():
-    """Run the worker alone against TEMPORAL_ADDRESS (scale out by running more)."""
+    """Run the worker alone against TEMPORAL_ADDRESS (scale out by running more).
+
+    SIGTERM or Ctrl-C: stop taking work, let running activities finish (up to
+    WORKER_SHUTDOWN_GRACE seconds, default 10), exit 0; a second signal exits at once."""
     import worker as worker_module
 
     asyncio.run(worker_module.main())
@@ -274,9 +282,7 @@ def run() -> None:
         code = e.code
     if isinstance(code, str):
         print(code, file=sys.stderr)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code if isinstance(code, int) else (0 if code is None else 1))
+    exit_now(code if isinstance(code, int) else (0 if code is None else 1))
 
 
 # Commands of other areas register here.
