@@ -35,7 +35,7 @@ class FaultPlan:
     runs: int = 200
     workers: int = 3
     kills: int = 20
-    kill_every: float = 4.0  # mean seconds between worker kills (uniform 0.2x..1.8x)
+    kill_every: float = 4.0  # mean seconds between worker kills (uniform 0.2x..1.8x), work done between
     server_restart_at: float = 0.3  # share of the emails delivered when the dev server is killed
     server_down_for: float = 3.0
     sendgrid_faults_at: float = 0.1  # share of the emails delivered when SendGrid starts failing
@@ -150,7 +150,7 @@ async def run_faults(plan: FaultPlan, work: Path, progress=None) -> FaultRun:
                     *(start_run(client, settings, catalog, a, PLAYBOOK) for a in accts[chunk : chunk + 50])
                 )
             say(f"{len(accts)} runs started on {plan.workers} workers ({time.monotonic() - t0:.0f} s)")
-            faults = asyncio.create_task(_inject(plan, pool, server, sg, len(expected.emails), say))
+            faults = asyncio.create_task(_inject(plan, pool, server, sg, slack, len(expected.emails), say))
             waiting = asyncio.create_task(_wait_closed(client, queue, len(accts), plan.timeout, sg, say, t0))
             await asyncio.wait([waiting, supervisor], return_when=asyncio.FIRST_COMPLETED)
             if supervisor.done():  # the workers cannot start: say why rather than wait for the timeout
@@ -173,12 +173,14 @@ async def run_faults(plan: FaultPlan, work: Path, progress=None) -> FaultRun:
 
 
 async def _inject(
-    plan: FaultPlan, pool: WorkerPool, server: DevServer, sg: FakeSendGrid, emails: int, say
+    plan: FaultPlan, pool: WorkerPool, server: DevServer, sg: FakeSendGrid, slack: FakeSlack, emails: int, say
 ) -> None:
-    """Worker kills at random moments; SendGrid's bad minute and the server restart at their share."""
+    """Worker kills at random moments while work is being done (a call reached a fake since the last
+    kill, so a kill finds workers sending, not booting); SendGrid's bad minute and the server restart
+    when their share of the emails is delivered."""
     rnd, sg_failing, restarted = pool.random, False, False
-    while not sg.messages:  # kills start once messages flow (not while the workers boot)
-        await asyncio.sleep(0.2)
+    traffic = lambda: len(sg.requests) + len(slack.requests)  # noqa: E731
+    seen = traffic()
     next_kill = time.monotonic() + rnd.uniform(0.2, 1.8) * plan.kill_every
     while pool.kills < plan.kills or not (sg_failing and restarted):
         await asyncio.sleep(0.2)
@@ -193,8 +195,9 @@ async def _inject(
             await server.restart(plan.server_down_for)
             restarted = True
             say("dev server: restarted on the same database file")
-        if pool.kills < plan.kills and time.monotonic() >= next_kill:
+        if pool.kills < plan.kills and time.monotonic() >= next_kill and traffic() > seen:
             pool.kill_random()
+            seen = traffic()
             next_kill = time.monotonic() + rnd.uniform(0.2, 1.8) * plan.kill_every
             say(f"worker SIGKILL {pool.kills}/{plan.kills} (emails delivered: {len(sg.messages)}/{emails})")
 
