@@ -31,7 +31,6 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--kills", type=int, default=20)
-    parser.add_argument("--kill-every", type=float, default=4.0, help="mean seconds between worker kills")
     parser.add_argument("--outage", type=float, default=60.0, help="seconds of SendGrid 500s")
     parser.add_argument("--rate-limited", type=int, default=5, help="SendGrid 429s before the outage")
     parser.add_argument("--seed", type=int, default=12)
@@ -41,7 +40,6 @@ def main() -> int:
         runs=args.runs,
         workers=args.workers,
         kills=args.kills,
-        kill_every=args.kill_every,
         outage_seconds=args.outage,
         rate_limited=args.rate_limited,
         seed=args.seed,

@@ -35,7 +35,6 @@ class FaultPlan:
     runs: int = 200
     workers: int = 3
     kills: int = 20
-    kill_every: float = 4.0  # mean seconds between worker kills (uniform 0.2x..1.8x), work done between
     server_restart_at: float = 0.3  # share of the emails delivered when the dev server is killed
     server_down_for: float = 3.0
     sendgrid_faults_at: float = 0.1  # share of the emails delivered when SendGrid starts failing
@@ -150,7 +149,7 @@ async def run_faults(plan: FaultPlan, work: Path, progress=None) -> FaultRun:
                     *(start_run(client, settings, catalog, a, PLAYBOOK) for a in accts[chunk : chunk + 50])
                 )
             say(f"{len(accts)} runs started on {plan.workers} workers ({time.monotonic() - t0:.0f} s)")
-            faults = asyncio.create_task(_inject(plan, pool, server, sg, slack, len(expected.emails), say))
+            faults = asyncio.create_task(_inject(plan, pool, server, sg, slack, expected, say))
             waiting = asyncio.create_task(_wait_closed(client, queue, len(accts), plan.timeout, sg, say, t0))
             await asyncio.wait([waiting, supervisor], return_when=asyncio.FIRST_COMPLETED)
             if supervisor.done():  # the workers cannot start: say why rather than wait for the timeout
@@ -173,15 +172,20 @@ async def run_faults(plan: FaultPlan, work: Path, progress=None) -> FaultRun:
 
 
 async def _inject(
-    plan: FaultPlan, pool: WorkerPool, server: DevServer, sg: FakeSendGrid, slack: FakeSlack, emails: int, say
+    plan: FaultPlan,
+    pool: WorkerPool,
+    server: DevServer,
+    sg: FakeSendGrid,
+    slack: FakeSlack,
+    exp: Expected,
+    say,
 ) -> None:
-    """Worker kills at random moments while work is being done (a call reached a fake since the last
-    kill, so a kill finds workers sending, not booting); SendGrid's bad minute and the server restart
-    when their share of the emails is delivered."""
-    rnd, sg_failing, restarted = pool.random, False, False
-    traffic = lambda: len(sg.requests) + len(slack.requests)  # noqa: E731
-    seen = traffic()
-    next_kill = time.monotonic() + rnd.uniform(0.2, 1.8) * plan.kill_every
+    """Worker kills at random moments of the work: at random counts of calls reaching the fakes
+    (failed ones included, so kills go on through SendGrid's outage), within the first 90% of the
+    messages; SendGrid's bad minute and the server restart when their share of emails is delivered."""
+    rnd, sg_failing, restarted, emails = pool.random, False, False, len(exp.emails)
+    messages = emails + sum(exp.slack.values())
+    at = sorted(rnd.uniform(0.02, 0.9) * messages for _ in range(plan.kills))
     while pool.kills < plan.kills or not (sg_failing and restarted):
         await asyncio.sleep(0.2)
         delivered = len(sg.messages) / max(1, emails)
@@ -195,10 +199,8 @@ async def _inject(
             await server.restart(plan.server_down_for)
             restarted = True
             say("dev server: restarted on the same database file")
-        if pool.kills < plan.kills and time.monotonic() >= next_kill and traffic() > seen:
+        if pool.kills < plan.kills and len(sg.requests) + len(slack.requests) >= at[pool.kills]:
             pool.kill_random()
-            seen = traffic()
-            next_kill = time.monotonic() + rnd.uniform(0.2, 1.8) * plan.kill_every
             say(f"worker SIGKILL {pool.kills}/{plan.kills} (emails delivered: {len(sg.messages)}/{emails})")
 
 

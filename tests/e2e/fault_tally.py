@@ -98,21 +98,20 @@ def tally(
     checks = files - task_files  # anything else in the task outbox: a check task, or a problem
     t.emails_expected = len(exp.emails)
     for key in exp.emails:
-        n = sent[key]
+        n, stem = sent[key], file_name(key, "") + "-check"
+        # With the attempt/outcome ledger, a send whose outcome is unknown (the worker died between
+        # SendGrid's answer and the write) is not sent again: the CSM gets a check task instead.
+        check = {f for f in checks if f.startswith(stem)}
+        t.unknown_to_task += len(check)
+        checks -= check
         if n == 1:
             t.emails_once += 1
         elif n > 1:
             t.emails_duplicated += 1
             bad.append(f"email {key} reached SendGrid {n} times")
-        else:
-            stem = file_name(key, "")
-            check = next((f for f in checks if f.startswith(stem)), None)
-            if check:
-                t.unknown_to_task += 1
-                checks.discard(check)
-            else:
-                t.emails_lost += 1
-                bad.append(f"email {key} never reached SendGrid")
+        elif not check:
+            t.emails_lost += 1
+            bad.append(f"email {key} never reached SendGrid, and no check task says so")
     bad += [f"unexpected email {k} at SendGrid" for k in sent if k not in exp.emails]
     t.emails_refused = sum(1 for r in sg.requests if r.status == 400 and exp.refused in r.body.decode())
     if t.emails_refused < 1:
