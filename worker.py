@@ -11,37 +11,47 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.email import EmailActivities
+from activities.hubspot import HubSpotActivities
 from activities.journey import JourneyActivities
-from activities.ledger import SentLedger
+from activities.journey_start import JourneyStartActivities
 from activities.render import Renderer
 from activities.schedule import plan_schedule
 from activities.slack import SlackActivities
+from activities.store import open_ledger
 from activities.tasks import TaskActivities
 from csrunner.config.settings import Settings
+from csrunner.services.journeys import deal_closed
 from csrunner.services.temporal import connect
+from workflows.deal_intake import DealIntakeWorkflow
 from workflows.journey import AccountJourneyWorkflow
 from workflows.playbook import PlaybookWorkflow
 
-WORKFLOWS = [PlaybookWorkflow, AccountJourneyWorkflow]
+WORKFLOWS = [PlaybookWorkflow, AccountJourneyWorkflow, DealIntakeWorkflow]
 
 
 def activities_for(settings: Settings) -> list:
     renderer = Renderer(settings.templates_dir)
-    ledger = SentLedger(settings.data_dir / "sent-ledger.sqlite3")
+    ledger = open_ledger(settings)
     email = EmailActivities(settings, renderer, ledger)
     slack = SlackActivities(settings, renderer, ledger)
     tasks = TaskActivities(settings, ledger)
     journey = JourneyActivities(settings)
+    hubspot = HubSpotActivities(settings)
+    intake = JourneyStartActivities(settings, deal_closed)  # the CLI's deal-closed, on the worker's client
     return [
         plan_schedule,
         email.render_email,
         email.send_email,
+        email.resend_email,
         slack.post_slack,
         tasks.create_task,
         journey.decide,
         journey.decide_scores,
         journey.load_definitions,
         journey.load_scoring_model,
+        hubspot.deal_account,
+        hubspot.intake_task,
+        intake.deal_closed,
     ]
 
 

@@ -7,7 +7,8 @@ from typing import Optional
 
 from temporalio.exceptions import ApplicationError
 
-from csrunner.domain.errors import PERMANENT, TRANSIENT
+from csrunner.domain.errors import DELIVERY_UNKNOWN, PERMANENT, TRANSIENT
+from csrunner.domain.messages import UnsureEmail
 
 
 def permanent(message: str, status: Optional[int] = None) -> ApplicationError:
@@ -31,3 +32,8 @@ def classify_http(status: int, message: str, retry_after: Optional[str] = None) 
                 seconds = None
         return transient(f"{status}: {message}", seconds)
     return permanent(f"{status}: {message}", status)
+
+
+def delivery_unknown(message: str, email: UnsureEmail) -> ApplicationError:
+    """No retry and no resend: the workflow gives the CSM the message to check (and resend)."""
+    return ApplicationError(message, email, type=DELIVERY_UNKNOWN, non_retryable=True)

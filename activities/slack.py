@@ -12,9 +12,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from temporalio import activity
 
 from activities.errors import permanent, transient
-from activities.ledger import SentLedger
 from activities.outbox import write_markdown
 from activities.render import Renderer, template_context
+from activities.store import Ledger
 from csrunner.config.accounts import load_team
 from csrunner.config.settings import Settings
 from csrunner.config.sourcemap import DefinitionError
@@ -83,7 +83,7 @@ def _named(req: SlackRequest, team: list[Person]) -> dict[str, Any]:
 
 
 class SlackActivities:
-    def __init__(self, settings: Settings, renderer: Renderer, ledger: SentLedger):
+    def __init__(self, settings: Settings, renderer: Renderer, ledger: Ledger):
         self.settings, self.renderer, self.ledger = settings, renderer, ledger
         self._team: list[Person] = []
         self._team_mtime: float | None = None

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from activities.ledger import SentLedger
 from activities.outbox import write_markdown
+from activities.store import Ledger
 from csrunner.config.settings import Settings
 from csrunner.domain.messages import TaskRequest
 from csrunner.domain.timefmt import human_time
@@ -34,7 +34,7 @@ def task_markdown(req: TaskRequest) -> str:
 
 
 class TaskActivities:
-    def __init__(self, settings: Settings, ledger: SentLedger):
+    def __init__(self, settings: Settings, ledger: Ledger):
         self.settings, self.ledger = settings, ledger
 
     @activity.defn

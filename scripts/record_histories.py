@@ -32,7 +32,9 @@ from csrunner.config.catalog import load_catalog  # noqa: E402
 from csrunner.config.settings import Settings  # noqa: E402
 from csrunner.domain.messages import Action, Migration, PlaybookInput  # noqa: E402
 from csrunner.services import journeys  # noqa: E402
+from csrunner.services.deal_intake import start_deal_intake  # noqa: E402
 from csrunner.services.preview import advance_to_local, start_server  # noqa: E402
+from tests.fakes import FakeHubSpot  # noqa: E402  (the deal intake reads a HubSpot)
 from worker import build_worker  # noqa: E402
 from workflows.playbook import PlaybookWorkflow  # noqa: E402
 
@@ -188,11 +190,32 @@ async def journey_decisions(env, settings) -> None:
         await _terminate(env.client.get_workflow_handle(play.workflow_id))
 
 
+async def deal_intake(env, settings, hubspot) -> None:
+    """HubSpot deals taken in: one read once HubSpot answers again (the journey starts), one that
+    cannot become an account (no contact with an email: a task card, no journey)."""
+    hubspot.add_owner(501, "maria@cs.example.com", "María", "García")
+    hubspot.add_company(77, {"name": "Acme Corp", "timezone": "Europe/Madrid", "hs_language": "es"})
+    hubspot.add_contact(
+        1, {"email": "ana@acme.example", "firstname": "Ana", "hs_buying_role": "CHAMPION"}, 77
+    )
+    hubspot.add_deal(9001, {"dealname": "Acme", "dealstage": "closedwon", "hubspot_owner_id": "501"}, 77, [1])
+    hubspot.add_company(78, {"name": "Nobody Inc"})
+    hubspot.add_deal(9002, {"dealname": "Nobody", "dealstage": "closedwon", "hubspot_owner_id": "501"}, 78)
+    hubspot.fail_next(503, times=2)  # HubSpot down when the first deal closes
+    for deal, name in (("9001", "deal-intake"), ("9002", "deal-intake-task")):
+        wid, _ = await start_deal_intake(env.client, settings, 5799819, deal)
+        handle = env.client.get_workflow_handle(wid)
+        await handle.result()
+        await _save(env, handle, name, what="DealIntakeWorkflow")
+    await _terminate(env.client.get_workflow_handle(journeys.journey_id("hubspot-77")))
+
+
 SCENARIOS = {
     "onboarding-full": onboarding_full,
     "onboarding-deadline-skip": onboarding_deadline_skip,
     "journey": journey,
     "journey-decisions": journey_decisions,
+    "deal-intake": deal_intake,
 }
 #: Recorded by an earlier release: their files are what runs in flight look like, so they are
 #: never re-recorded (re-recording would record today's shape and prove nothing).
@@ -238,15 +261,20 @@ async def main(names: list[str]) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     async with await start_server() as env:
         for name in names or list(SCENARIOS):
-            with tempfile.TemporaryDirectory() as tmp:
+            with tempfile.TemporaryDirectory() as tmp, FakeHubSpot() as hubspot:
                 settings = Settings(
                     data_dir=Path(tmp),
                     task_queue=f"record-{uuid.uuid4().hex}",
                     sendgrid_api_key="",
                     slack_bot_token="",
+                    hubspot_api_url=hubspot.url,
+                    hubspot_access_token=hubspot.token,
                 )
                 async with build_worker(env.client, settings):
-                    await SCENARIOS[name](env, settings)
+                    scenario = SCENARIOS[name]
+                    await (
+                        scenario(env, settings, hubspot) if name == "deal-intake" else scenario(env, settings)
+                    )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ End-to-end tests start the real dev server themselves (tests/e2e)."""
 
 from __future__ import annotations
 
+import pytest
 import pytest_asyncio
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -32,3 +33,26 @@ async def _terminate_leftover_runs():
             await handle.terminate(reason="test finished")
         except Exception:  # already completed: nothing to do
             pass
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One PostgreSQL for the session (tests/support.PostgresServer). Absent: the test skips,
+    except in CI (CI=true), where a missing PostgreSQL is a failure."""
+    import os
+
+    import support
+
+    bin_dir = support.postgres_bin()
+    if bin_dir is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(support.POSTGRES_MISSING)
+        pytest.skip(support.POSTGRES_MISSING)
+    with support.PostgresServer(bin_dir) as server:
+        yield server
+
+
+@pytest.fixture
+def database_url(postgres_server):
+    """A fresh database for one test: a DATABASE_URL."""
+    return postgres_server.new_database()

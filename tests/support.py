@@ -41,7 +41,9 @@ def settings_for(tmp_path: Path, sendgrid=None, slack=None) -> Settings:
 STARTED: list = []
 
 
-async def start(env, settings: Settings, playbook: str = "onboarding", account=None, definitions=None):
+async def start(
+    env, settings: Settings, playbook: str = "onboarding", account=None, definitions=None, workflow_id=None
+):
     account = account or acme()
     handle = await env.client.start_workflow(
         PlaybookWorkflow.run,
@@ -51,7 +53,7 @@ async def start(env, settings: Settings, playbook: str = "onboarding", account=N
             definitions=definitions or catalog().bundle(playbook),
             search_attributes=False,
         ),
-        id=f"test-{playbook}-{uuid.uuid4().hex[:8]}",
+        id=workflow_id or f"test-{playbook}-{uuid.uuid4().hex[:8]}",
         task_queue=settings.task_queue,
     )
     STARTED.append(handle)
@@ -86,3 +88,82 @@ async def act(handle, step: str, action: str, actor: str = "maria", **kw) -> Run
 
 async def view(handle) -> RunView:
     return await handle.query(PlaybookWorkflow.view)
+
+
+# --- PostgreSQL for tests of the shared ledger (and the fault injection) -----------------------
+
+POSTGRES_MISSING = "PostgreSQL not installed: apt-get install postgresql"
+
+
+def postgres_bin() -> Path | None:
+    """The folder with initdb and pg_ctl: Debian's /usr/lib/postgresql/<version>/bin, or PATH."""
+    import shutil
+
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    if found:
+        return found[-1].parent
+    on_path = shutil.which("initdb")
+    return Path(on_path).resolve().parent if on_path else None
+
+
+class PostgresServer:
+    """A throwaway cluster in its own folder (trust auth, user `app`), as the `postgres` user
+    when the tests run as root (PostgreSQL refuses to run as root). `with` starts and stops it."""
+
+    def __init__(self, bin_dir: Path):
+        import socket
+        import tempfile
+
+        self.bin, self.dir = bin_dir, Path(tempfile.mkdtemp(prefix="csr-pg-"))
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"postgresql://app@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, command: str) -> None:
+        import os
+        import subprocess
+
+        if os.geteuid() == 0:
+            os.chown(self.dir, *_postgres_ids())
+            args = ["su", "postgres", "-s", "/bin/sh", "-c", command]
+        else:
+            args = ["/bin/sh", "-c", command]
+        done = subprocess.run(args, capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            raise RuntimeError(f"{command!r} failed: {done.stderr.strip() or done.stdout.strip()}")
+
+    def __enter__(self) -> PostgresServer:
+        import shlex
+
+        data, log = shlex.quote(str(self.dir / "data")), shlex.quote(str(self.dir / "log"))
+        options = shlex.quote(f"-p {self.port} -k {self.dir} -c fsync=off")
+        self._run(
+            f"{self.bin / 'initdb'} -D {data} -A trust -U app >/dev/null"
+            f" && {self.bin / 'pg_ctl'} -D {data} -o {options} -l {log} -w start >/dev/null"
+        )
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import shutil
+
+        try:
+            self._run(f"{self.bin / 'pg_ctl'} -D {self.dir / 'data'} -m immediate -w stop >/dev/null")
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def new_database(self) -> str:
+        """A fresh, empty database on this server: its URL."""
+        import psycopg
+
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"'.encode())
+        return self.url.rsplit("/", 1)[0] + "/" + name
+
+
+def _postgres_ids() -> tuple[int, int]:
+    import pwd
+
+    entry = pwd.getpwnam("postgres")
+    return entry.pw_uid, entry.pw_gid

@@ -14,7 +14,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from csrunner.domain.context import RunContext, card
     from csrunner.domain.definitions import TEAM_ROLES, ApprovalStep, EmailStep, PlaybookDefinition
-    from csrunner.domain.errors import PERMANENT
+    from csrunner.domain.errors import DELIVERY_UNKNOWN, PERMANENT
     from csrunner.domain.messages import (
         Account,
         Action,
@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         SlackRequest,
         SlackResult,
         TaskRequest,
+        UnsureEmail,
     )
     from workflows.search_attributes import ACCOUNT_ID, CSM_ID, CURRENT_STEP, PENDING_STEPS, PLAYBOOK
 
@@ -52,8 +53,14 @@ SEND_OPTIONS = ActivityOptions(
 #: action → what the timeline says, per kind of pending item
 ACTIONS_FOR = {
     "approval": {"approve": "approved", "skip": "skipped", "snooze": "snoozed", "reassign": "reassigned"},
-    "task": {"complete": "completed", "snooze": "snoozed", "reassign": "reassigned"},
+    "task": {"complete": "completed", "snooze": "snoozed", "reassign": "reassigned", "resend": "resent"},
 }
+
+
+def actions_for(p: Pending) -> dict[str, str]:
+    """What a person may do with this item: `resend` only on a check-this-email task."""
+    return {k: v for k, v in ACTIONS_FOR[p.kind].items() if k != "resend" or p.resend is not None}
+
 
 #: The journey builds its own `run` (csrunner.domain.journey_view.run_context) as a plain dict.
 Run = RunContext | dict[str, Any]
@@ -67,6 +74,14 @@ def left(until: datetime) -> timedelta:
 def reason(err: ActivityError) -> str:
     cause = err.cause
     return cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+
+
+def unsure_email(err: ActivityError) -> Optional[UnsureEmail]:
+    """The message of a send whose outcome is unknown (DELIVERY_UNKNOWN), or None."""
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.type == DELIVERY_UNKNOWN and cause.details:
+        return UnsureEmail.model_validate(cause.details[0])
+    return None
 
 
 def person(account: Account, ref: str) -> Person | None:
@@ -92,7 +107,7 @@ def refusal(
         if defn.step(a.step_id) is None and not any(r.step_id == a.step_id for r in st.timeline):
             return f"unknown step '{a.step_id}' in playbook '{defn.id}'"
         return f"step '{a.step_id}' is not pending"
-    allowed = ACTIONS_FOR[p.kind]
+    allowed = actions_for(p)
     if a.action not in allowed:
         article = "an" if p.kind[0] in "aeiou" else "a"
         use = ", ".join(allowed)

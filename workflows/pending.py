@@ -12,10 +12,11 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from csrunner.domain.definitions import AnyStep, ApprovalStep
-    from csrunner.domain.messages import Action, Pending
+    from csrunner.domain.messages import Action, EmailResult, Pending, ResendRequest, UnsureEmail
     from workflows import common
     from workflows.common import ACTIONS_FOR
     from workflows.run import PlaybookRun
@@ -27,6 +28,7 @@ class PendingWork:
         self.decisions: dict[str, Action] = {}  # approval answers, for the step waiting on them
         self.changed = 0  # bumped on every action, so waits recompute their deadlines
         self.notifying = 0  # escalation messages in flight
+        self.resending = 0  # resends in flight: the run ends (or hands over) after them
 
     async def open(self, p: Pending, **details: Any) -> None:
         """Record the item and tell its assignee: a Slack request for approvals, a task card
@@ -106,12 +108,15 @@ class PendingWork:
 
     async def failed(self, step: AnyStep, why: str) -> None:
         """A permanent failure never stops the playbook: it becomes a task for the CSM."""
-        self.run.record(step.id, step.kind, "failed", reason=why)
+        await self._fix_task(step.id, step.kind, why)
+
+    async def _fix_task(self, step_id: str, kind: str, why: str) -> None:
+        self.run.record(step_id, kind, "failed", reason=why)
         await self.open(
             Pending(
-                step_id=f"{step.id}-fix",
+                step_id=f"{step_id}-fix",
                 kind="task",
-                title=f"Delivery failed for '{step.id}': {why}"[:300],
+                title=f"Delivery failed for '{step_id}': {why}"[:300],
                 assignee=self.run.who("csm"),
                 opened_at=workflow.now(),
                 due_at=workflow.now() + timedelta(days=1),
@@ -120,6 +125,61 @@ class PendingWork:
                 checklist=["Fix the cause", "Send it by hand"],
             )
         )
+
+    async def unsure(self, step_id: str, email: UnsureEmail, why: str) -> None:
+        """An email that may or may not have reached the customer is never re-sent by itself:
+        the CSM checks, and resends it (the task's Resend action) if it did not arrive."""
+        email = email.model_copy(update={"step_id": step_id})
+        self.run.record(
+            step_id, "email", "unknown", reason=why, detail={"to": email.to, "subject": email.subject}
+        )
+        suffix = "" if email.resends == 0 else f"-{email.resends + 1}"
+        await self.open(
+            Pending(
+                step_id=f"{step_id}-check{suffix}",
+                kind="task",
+                title="Check whether this email reached the customer",
+                assignee=self.run.who("csm"),
+                opened_at=workflow.now(),
+                due_at=workflow.now() + timedelta(days=1),
+                ladder=["manager"],
+                ladder_hours=24,
+                checklist=[
+                    "Look for it in SendGrid's activity feed, or ask the customer",
+                    "Resend it if it did not arrive; otherwise mark this done",
+                ],
+                preview={"to": email.to, "subject": email.subject, "text": email.text},
+                resend=email,
+            ),
+            description=f"To: {email.to}\nSubject: {email.subject}\n\n{email.text}",
+        )
+
+    def start_resend(self, email: UnsureEmail) -> None:
+        """Resend in the background: the person's action returns at once; the send retries
+        like any other, and a run waits for it before it ends or hands over."""
+        self.resending += 1
+        asyncio.create_task(self._resend(email))
+
+    async def _resend(self, email: UnsureEmail) -> None:
+        n = email.resends + 1
+        try:
+            res = await workflow.execute_activity(
+                "resend_email",
+                ResendRequest(key=f"{email.key}#resend-{n}", email=email),
+                result_type=EmailResult,
+                **common.SEND_OPTIONS,
+            )
+        except ActivityError as e:
+            again = common.unsure_email(e)
+            if again is not None:  # the resend's fate is unknown too: another check
+                again = again.model_copy(update={"key": email.key, "resends": n})
+                return await self.unsure(email.step_id, again, common.reason(e))
+            return await self._fix_task(email.step_id, "email", common.reason(e))
+        finally:
+            self.resending -= 1
+        detail = {"to": res.to, "subject": res.subject, "message_id": res.message_id, "channel": res.channel}
+        self.run.record(email.step_id, "email", "sent", detail={**detail, "resend": n})
+        self.run.publish()
 
     def apply(self, a: Action) -> None:
         """A person's (or a deadline's) answer, already checked by common.refusal."""

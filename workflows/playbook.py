@@ -71,7 +71,8 @@ class PlaybookWorkflow(PlaybookRun):
             self.publish()
             try:  # open tasks stay actionable for a while after the last step
                 await workflow.wait_condition(
-                    lambda: not st.pending, timeout=timedelta(days=self.defn.linger_days)
+                    lambda: not st.pending and not self.work.resending,
+                    timeout=timedelta(days=self.defn.linger_days),
                 )
             except TimeoutError:
                 self.work.close("expired", "still open when the run closed")
@@ -81,7 +82,7 @@ class PlaybookWorkflow(PlaybookRun):
             self.work.close("cancelled", "the run was preempted")
         st.status, self.current = "completed", None
         self.publish()
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self.work.resending)
         return self.run_view()
 
     # --- steps -------------------------------------------------------------------------------
@@ -126,6 +127,9 @@ class PlaybookWorkflow(PlaybookRun):
                 **common.SEND_OPTIONS,
             )
         except ActivityError as e:
+            unsure = common.unsure_email(e)
+            if unsure is not None:  # a new path: no recorded history reaches it
+                return await self.work.unsure(step.id, unsure, common.reason(e))
             return await self.work.failed(step, common.reason(e))
         self.record(
             step.id,
@@ -208,7 +212,9 @@ class PlaybookWorkflow(PlaybookRun):
             )
             return self.record(step.id, step.kind, "started", detail={"playbook": nxt.id})
         self.record(step.id, step.kind, "handed_over", detail={"playbook": nxt.id})
-        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self.work.notifying)
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and not self.work.notifying and not self.work.resending
+        )
         st = self.state
         carried = RunState(
             playbook=nxt.id,
@@ -227,8 +233,11 @@ class PlaybookWorkflow(PlaybookRun):
 
     @workflow.update
     async def act(self, action: Action) -> RunView:
+        p = self.state.pending[action.step_id]
         self.work.apply(action)
-        if action.action == "reassign":
+        if action.action == "resend" and p.resend is not None:
+            self.work.start_resend(p.resend)
+        elif action.action == "reassign":
             await self.notify.reassigned(self.state.pending[action.step_id], self.run_ctx(None))
         return self.run_view()
 

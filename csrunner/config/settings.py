@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from csrunner.domain.values import check_timezone
+from csrunner.domain.values import TimeZoneName
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TASK_QUEUE_DEFAULT = "cs-playbooks"
@@ -39,6 +39,24 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     #: Force (1) or skip (0) publishing journey search attributes; unset: ask the server once.
     journey_search_attributes: Optional[bool] = None
+    # --- the shared store (issue 12, ledger) ---
+    #: postgresql://user:password@host:5432/dbname: the sent ledger every worker host shares;
+    #: empty: SQLite in DATA_DIR (one host). Checked by csrunner.config.database.check_database_url.
+    database_url: str = ""
+
+    # --- HubSpot deal intake (the worker reads closed-won deals; the service only starts intakes)
+    hubspot_api_url: str = "https://api.hubapi.com"
+    hubspot_access_token: str = ""
+    hubspot_role_property: str = Field("hs_buying_role", validation_alias="HUBSPOT_CONTACT_ROLE_PROPERTY")
+    hubspot_timezone_property: str = "timezone"
+    hubspot_locale_property: str = "hs_language"
+    #: The zone of an account whose HubSpot company has an unknown one (the intake's result notes it).
+    hubspot_default_timezone: TimeZoneName = "UTC"
+    #: Seconds one CRM read may take before the attempt counts as HubSpot being down (retried).
+    hubspot_read_timeout: float = 10.0
+    #: Person id used as CSM when the deal owner is not in the team file (empty: a task instead),
+    #: and who gets the task when a deal cannot become an account (empty: the team's manager).
+    default_csm: str = ""
 
     @property
     def outbox_dir(self) -> Path:
@@ -69,22 +87,15 @@ class ServiceConfig(BaseSettings):
 
     model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
-    hubspot_api_url: str = "https://api.hubapi.com"
+    #: Also read by the worker (Settings); here only to refuse deals the worker could not read.
     hubspot_access_token: str = ""
     hubspot_client_secret: str = ""
     #: Dealstage ids that mean closed-won (every pipeline has its own), comma-separated.
     hubspot_closed_won_stages: Annotated[tuple[str, ...], NoDecode] = ("closedwon",)
     #: The public URL HubSpot calls, when a proxy changes what the service sees (signatures cover it).
     hubspot_webhook_url: str = ""
-    hubspot_role_property: str = Field("hs_buying_role", validation_alias="HUBSPOT_CONTACT_ROLE_PROPERTY")
-    hubspot_timezone_property: str = "timezone"
-    hubspot_locale_property: str = "hs_language"
-    #: The zone of an account whose HubSpot company has an unknown one (the answer notes it).
-    hubspot_default_timezone: str = "UTC"
-    #: Seconds a HubSpot batch may take, all its deals read and started at once: HubSpot waits 5 s.
+    #: Seconds a HubSpot batch may take, all its deals' intakes started at once: HubSpot waits 5 s.
     hubspot_timeout: float = 4.5
-    #: Person id used as CSM when the deal owner is not in the team file (empty: refuse the deal).
-    default_csm: str = ""
     deal_webhook_token: str = ""
     #: Token for the health-score feed and the survey tool (ops bearer tokens work too).
     feed_token: str = ""
@@ -138,8 +149,4 @@ class ServiceConfig(BaseSettings):
                 "HUBSPOT_CLIENT_SECRET is set but HUBSPOT_ACCESS_TOKEN is not: HubSpot deals cannot be "
                 "read, and the HubSpot webhook answers 503 until it is set"
             )
-        try:
-            check_timezone(self.hubspot_default_timezone)
-        except ValueError as e:
-            problems.append(f"HUBSPOT_DEFAULT_TIMEZONE: {e}")
         return problems

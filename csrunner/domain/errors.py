@@ -11,3 +11,6 @@ from __future__ import annotations
 PERMANENT = "PermanentDeliveryError"
 #: A delivery that may succeed later (rate limit, outage): retried with backoff.
 TRANSIENT = "TransientDeliveryError"
+#: A customer email whose fate nobody knows (the attempt was recorded, its outcome never was): not
+#: retried, never re-sent by itself; the workflow asks the CSM to check and offers a resend.
+DELIVERY_UNKNOWN = "DeliveryUnknownError"

@@ -132,7 +132,7 @@ def _health(accounts: list[AccountSnapshot]) -> Kpi:
 
 def _renewals(accounts: list[AccountSnapshot], now: datetime, ranks: dict[str, int]) -> list[Kpi]:
     dated = [a for a in accounts if a.renewal_at]
-    why = "no account records a contract end date"
+    why = "no account has a contract_end fact"
     if not dated:
         return [
             Kpi(name="renewals due (90 days)", no_data=why),

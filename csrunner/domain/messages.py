@@ -84,7 +84,7 @@ class Account(Model):
 
 # --- run state -------------------------------------------------------------------------------
 
-ActionName = Literal["approve", "skip", "reject", "snooze", "complete", "reassign"]
+ActionName = Literal["approve", "skip", "reject", "snooze", "complete", "reassign", "resend"]
 #: An edited part of an email: plain text (escaped in HTML), at most this long.
 EDIT_MAX = 2000
 
@@ -112,6 +112,19 @@ class StepRecord(Model):
     detail: dict[str, Any] = {}
 
 
+class UnsureEmail(Model):
+    """A customer email that may or may not have gone out: what the CSM checks and may resend."""
+
+    key: str  # the original idempotency key; a resend goes out as `<key>#resend-<n>`
+    step_id: str = ""  # the email step (set by the workflow)
+    resends: int = 0  # how many resends went before this one
+    to: str
+    to_name: str = ""
+    subject: str
+    text: str
+    html: str
+
+
 class Pending(Model):
     """An approval or task waiting for a person."""
 
@@ -131,6 +144,8 @@ class Pending(Model):
     #: approvals of an email: the current text of each part the approver may edit
     editable: dict[str, str] = {}
     slack_ref: dict[str, str] = {}  # channel/ts of the Slack message to update
+    #: a "check whether this email reached the customer" task: the message its Resend sends
+    resend: Optional[UnsureEmail] = None
 
 
 class Edit(Model):
@@ -255,6 +270,13 @@ class EmailResult(Model):
     message_id: str
     channel: Literal["sendgrid", "outbox"]
     duplicate: bool = False  # the ledger had it: nothing was sent again
+
+
+class ResendRequest(Model):
+    """Send an unsure email once more, under its own key (the original's fate stays unknown)."""
+
+    key: str
+    email: UnsureEmail
 
 
 class SlackButton(Model):

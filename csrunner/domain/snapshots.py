@@ -43,7 +43,7 @@ class AccountSnapshot(BaseModel):
     first_value_at: Optional[datetime] = None
     escalations: list[datetime] = []  # journey alerts
     expansion_signal: str = ""
-    renewal_at: Optional[datetime] = None  # contract end: no source records it yet
+    renewal_at: Optional[datetime] = None  # the `contract_end` account fact
 
 
 class PendingSnapshot(BaseModel):

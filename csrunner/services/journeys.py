@@ -189,10 +189,18 @@ async def _send(client: Client, settings: Settings, account_id: str, signal: str
 
 
 async def deal_closed(
-    client: Client, settings: Settings, account: Account, deal_id: str, closed_at: datetime | None = None
+    client: Client,
+    settings: Settings,
+    account: Account,
+    deal_id: str,
+    closed_at: datetime | None = None,
+    *,
+    token: str | None = None,
 ) -> tuple[str, bool]:
     """Start the account's lifecycle (onboarding). The same deal again returns (id, False) and
-    changes nothing; a later deal for the same account is only recorded."""
+    changes nothing; a later deal for the same account is only recorded. A caller that may send
+    again (the HubSpot intake's retried activity) passes its own stable `token`, so its retry
+    still learns that it was the one that started the journey."""
     if isinstance(account, dict):
         try:
             account = Account.model_validate(account)
@@ -206,7 +214,7 @@ async def deal_closed(
             update={"facts": facts_schema(settings.facts_path).check(account.facts, "facts")}
         )
     deal_id = _check_text(deal_id, "deal_id", 200, required=True)
-    token = uuid.uuid4().hex
+    token = token or uuid.uuid4().hex
     msg = DealClosed(
         account=account, deal_id=deal_id, closed_at=_check_at(closed_at, "closed_at"), token=token
     )

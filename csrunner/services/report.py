@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Optional, TypeVar
 
 from temporalio.client import Client
@@ -30,6 +30,7 @@ T = TypeVar("T")
 #: a band change in the journey's timeline: "score 72 (at_risk, was healthy)"
 _BAND = re.compile(r"^score [0-9.]+ \(([A-Za-z0-9_-]+)")
 FIRST_VALUE = "first_value_reached"
+CONTRACT_END = "contract_end"  # the account fact renewals are counted from
 
 
 # --- adapters: the only code that knows the views' shapes ---------------------------------------
@@ -77,7 +78,25 @@ def account_snapshot(
         first_value_at=first_value,
         escalations=[e.at for e in v.timeline if e.kind == "alert"],
         expansion_signal=next((e.text for e in reversed(v.timeline) if e.kind == "expansion_signal"), ""),
+        renewal_at=contract_end(v.facts),
     )
+
+
+def contract_end(facts: dict) -> Optional[datetime]:
+    """The `contract_end` fact (YYYY-MM-DD, checked where facts enter) as the start of that day, UTC;
+    None when the account has none."""
+    raw = facts.get(CONTRACT_END)
+    if isinstance(raw, datetime):
+        return raw if raw.tzinfo else raw.replace(tzinfo=UTC)
+    if isinstance(raw, date):
+        return datetime(raw.year, raw.month, raw.day, tzinfo=UTC)
+    if isinstance(raw, str):
+        try:
+            day = date.fromisoformat(raw)
+        except ValueError:
+            return None
+        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return None
 
 
 def pending_snapshots(wid: str, csm_id: str, run: RunView) -> list[PendingSnapshot]:

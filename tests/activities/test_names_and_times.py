@@ -12,9 +12,9 @@ from email.utils import parsedate_to_datetime
 from support import acme
 
 from activities.email import EmailActivities
-from activities.ledger import SentLedger
 from activities.render import Renderer
 from activities.slack import SlackActivities
+from activities.store import SqliteLedger
 from activities.tasks import TaskActivities
 from csrunner.config.accounts import load_team
 from csrunner.config.settings import REPO_ROOT, Settings
@@ -37,7 +37,7 @@ def _settings(tmp_path):
 
 def test_a_csm_in_new_york_sees_the_task_due_in_new_york_time(tmp_path):
     settings = _settings(tmp_path)
-    tasks = TaskActivities(settings, SentLedger(tmp_path / "l.db"))
+    tasks = TaskActivities(settings, SqliteLedger(tmp_path / "l.db"))
     account = acme().model_copy(update={"csm": _tom()})
     tasks.create_task(
         TaskRequest(
@@ -67,7 +67,7 @@ def test_a_person_without_a_zone_reads_the_teams_default():
 
 def _slack(tmp_path):
     settings = _settings(tmp_path)
-    return SlackActivities(settings, Renderer(REPO_ROOT / "email_templates"), SentLedger(tmp_path / "l.db"))
+    return SlackActivities(settings, Renderer(REPO_ROOT / "email_templates"), SqliteLedger(tmp_path / "l.db"))
 
 
 def _card(assignee: str) -> dict:
@@ -116,7 +116,7 @@ def test_an_approval_request_to_a_csm_in_new_york_shows_the_deadline_in_new_york
 
 def test_the_outbox_email_has_a_date_and_display_names(tmp_path):
     settings = _settings(tmp_path)
-    mail = EmailActivities(settings, Renderer(REPO_ROOT / "email_templates"), SentLedger(tmp_path / "l.db"))
+    mail = EmailActivities(settings, Renderer(REPO_ROOT / "email_templates"), SqliteLedger(tmp_path / "l.db"))
     account = acme()
     before = datetime.now(UTC).replace(microsecond=0)
     mail.send_email(

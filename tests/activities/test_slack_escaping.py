@@ -7,9 +7,9 @@ import uuid
 
 from support import acme
 
-from activities.ledger import SentLedger
 from activities.render import Renderer
 from activities.slack import SlackActivities, blocks_for, escape_mrkdwn
+from activities.store import SqliteLedger
 from csrunner.config.settings import REPO_ROOT, Settings
 from csrunner.domain.messages import SlackRequest
 
@@ -23,7 +23,9 @@ def test_escape_covers_every_string_inside():
 
 def test_an_nps_comment_reaches_slack_as_text_not_a_mention_or_link(tmp_path):
     settings = Settings(data_dir=tmp_path)
-    slack = SlackActivities(settings, Renderer(REPO_ROOT / "email_templates"), SentLedger(tmp_path / "l.db"))
+    slack = SlackActivities(
+        settings, Renderer(REPO_ROOT / "email_templates"), SqliteLedger(tmp_path / "l.db")
+    )
     account = acme().model_copy(update={"metrics": {"nps_score": 2, "nps_comment": COMMENT}})
     req = SlackRequest(key=f"k-{uuid.uuid4().hex}", account=account, to="U01CARLOS", template="nps_detractor")
     result = slack.post_slack(req)
@@ -36,7 +38,9 @@ def test_an_nps_comment_reaches_slack_as_text_not_a_mention_or_link(tmp_path):
 
 def test_a_decision_names_the_person_not_their_id(tmp_path):
     settings = Settings(data_dir=tmp_path)
-    slack = SlackActivities(settings, Renderer(REPO_ROOT / "email_templates"), SentLedger(tmp_path / "l.db"))
+    slack = SlackActivities(
+        settings, Renderer(REPO_ROOT / "email_templates"), SqliteLedger(tmp_path / "l.db")
+    )
     req = SlackRequest(
         key=f"k-{uuid.uuid4().hex}",
         account=acme(),

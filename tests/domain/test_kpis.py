@@ -136,6 +136,17 @@ def test_renewals_and_churn_say_they_have_no_data():
         assert k.value is None and k.no_data, name
 
 
+def test_renewals_count_contract_ends_within_90_days_and_those_below_the_top_band():
+    accounts = [account(i) for i in range(50)]
+    ends = {0: 30 * D, 3: 89 * D, 4: 91 * D, 7: -D, 12: 60 * D}  # 0 critical, 3/4 healthy, 7/12 at_risk
+    for i, delta in ends.items():
+        accounts[i] = accounts[i].model_copy(update={"renewal_at": NOW + delta})
+    r = compute(accounts, PENDING, NOW, RANKS)
+    due, risky = r.kpi("renewals due (90 days)"), r.kpi("renewals at risk")
+    assert (due.value, due.basis) == (3, "5 account(s) with a date")  # 0, 3, 12: 4 is too far, 7 is past
+    assert risky.value == 2  # 0 (critical) and 12 (at_risk); 3 is healthy
+
+
 def test_escalations_expansion_and_work_by_person():
     r = report()
     # Critical accounts (i%5==0) had an alert 20 days ago (counted) and 45 days ago (not).

@@ -42,6 +42,8 @@ async def stack(tmp_path_factory):
                 sendgrid_api_host=sg.url,
                 slack_bot_token="xoxb-test-token",
                 slack_api_url=f"{slack.url}/api/",
+                hubspot_api_url=hs.url,  # the worker's deal intakes read the fake HubSpot
+                hubspot_access_token="hs-test-token",
             )
             config = service_config(hs.url)
             worker = worker_module.build_worker(env.client, settings)

@@ -1,5 +1,5 @@
-"""Deal closed → journey, on the dev server: HubSpot's signed batches (the real event shape),
-re-delivery, forged and stale signatures, and the generic CRM webhook."""
+"""Deal closed → journey, on the dev server: HubSpot's signed batches (the real event shape) taken
+in by an intake workflow, re-delivery, forged and stale signatures, and the generic CRM webhook."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from e2e_helpers import DEAL_TOKEN, HS_SECRET, eventually
 from temporalio.service import RPCError
 
+from csrunner.domain.deal_intake import DealIntakeResult, intake_id
 from csrunner.interfaces.web.hubspot import sign_v3
 from csrunner.services.journeys import journey_id
 
@@ -71,24 +72,42 @@ async def _executions(client, wid: str) -> int:
 
 async def test_signed_batch_starts_one_journey_and_redelivery_starts_none(stack):
     deal, account_id, email = seed(stack.hubspot)
+    intake = intake_id(REAL_EVENT["portalId"], str(deal))
     async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
         body = batch(deal)
         r = await http.post("/webhooks/hubspot", content=body, headers=signed(stack.url, body))
         assert r.status_code == 200, r.text
         out = r.json()
         assert out["received"] == 4 and out["ignored"] == 2 and out["duplicates"] == []
-        assert [s["workflow_id"] for s in out["started"]] == [journey_id(account_id)]
-        desc = await stack.client.get_workflow_handle(journey_id(account_id)).describe()
-        assert desc.status.name == "RUNNING"
+        assert [s["workflow_id"] for s in out["started"]] == [intake]  # the deal is durably taken in
 
         again = batch(deal, attempt=1)
         r = await http.post("/webhooks/hubspot", content=again, headers=signed(stack.url, again))
         assert r.status_code == 200 and r.json()["started"] == [], r.text
-        assert [d["workflow_id"] for d in r.json()["duplicates"]] == [journey_id(account_id)]
+        assert [d["workflow_id"] for d in r.json()["duplicates"]] == [intake]
+    result = await stack.client.get_workflow_handle(intake, result_type=DealIntakeResult).result()
+    assert result.outcome == "started" and result.account_id == account_id and result.notes == []
+    desc = await stack.client.get_workflow_handle(journey_id(account_id)).describe()
+    assert desc.status.name == "RUNNING"
     assert await eventually(lambda: _executions(stack.client, journey_id(account_id))) == 1
     # The journey's onboarding sends the welcome email to the champion, once.
     await eventually(lambda: stack.sendgrid.messages_to(email), timeout=30)
     assert len(stack.sendgrid.messages_to(email)) == 1
+
+
+async def test_an_unknown_time_zone_is_noted_in_the_intakes_result(stack):
+    deal, account_id, _ = seed(stack.hubspot)
+    stack.hubspot.add_company(deal, {"name": f"Customer {deal}", "timezone": "mars_slash_olympus"})
+    body = batch(deal)
+    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
+        r = await http.post("/webhooks/hubspot", content=body, headers=signed(stack.url, body))
+    assert r.status_code == 200, r.text
+    intake = intake_id(REAL_EVENT["portalId"], str(deal))
+    result = await stack.client.get_workflow_handle(intake, result_type=DealIntakeResult).result()
+    assert result.notes == [
+        f"deal {deal}: unknown time zone 'mars_slash_olympus' on the company: used UTC (HUBSPOT_DEFAULT_TIMEZONE)"
+    ]
+    await stack.client.get_workflow_handle(journey_id(account_id)).terminate("test done")
 
 
 @pytest.mark.parametrize("kind", ["forged", "stale"])
@@ -104,6 +123,8 @@ async def test_forged_or_stale_signature_is_refused_and_starts_nothing(stack, ki
         r = await http.post("/webhooks/hubspot", content=body, headers=headers)
     assert r.status_code == 401 and ("bad signature" if kind == "forged" else "stale") in r.json()["error"]
     assert not any(f"/{deal}" in q.path for q in stack.hubspot.requests)  # not even read from the CRM
+    with pytest.raises(RPCError):  # nor taken in
+        await stack.client.get_workflow_handle(intake_id(REAL_EVENT["portalId"], str(deal))).describe()
     with pytest.raises(RPCError):
         await stack.client.get_workflow_handle(journey_id(account_id)).describe()
 

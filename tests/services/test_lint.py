@@ -14,8 +14,8 @@ from jinja2.sandbox import SecurityError
 from temporalio.exceptions import ApplicationError
 
 from activities.email import EmailActivities
-from activities.ledger import SentLedger
 from activities.render import Renderer
+from activities.store import SqliteLedger
 from csrunner.config.catalog import load_catalog
 from csrunner.config.facts import load_facts_schema
 from csrunner.config.settings import REPO_ROOT, Settings
@@ -140,7 +140,9 @@ def test_the_sandbox_refuses_python_internals_at_render_time(tmp_path):
         renderer.render_blocks("evil", "en", sample_context("email"), ("text",))
     # through the email activity: a permanent failure, never retried, never sent
     email = EmailActivities(
-        Settings(data_dir=tmp_path, templates_dir=tmp_path), renderer, SentLedger(tmp_path / "ledger.sqlite3")
+        Settings(data_dir=tmp_path, templates_dir=tmp_path),
+        renderer,
+        SqliteLedger(tmp_path / "ledger.sqlite3"),
     )
     req = EmailRequest(key="k", account=account, contact=account.contacts[0], template="evil")
     with pytest.raises(ApplicationError, match="unsafe") as err:

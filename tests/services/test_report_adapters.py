@@ -83,3 +83,6 @@ def test_a_journey_view_becomes_a_snapshot():
     assert (s.csm_id, s.phase, s.band, s.score) == ("maria", "lifecycle", "critical", 45)
     assert s.expansion_signal == "expansion signal 'seats'"
     assert s.first_value_at == T0 + 7 * D
+    assert s.renewal_at is None  # no contract_end fact
+    dated = account_snapshot(v.model_copy(update={"facts": {"contract_end": "2027-03-31"}}), {})
+    assert dated.renewal_at == datetime(2027, 3, 31, tzinfo=UTC)

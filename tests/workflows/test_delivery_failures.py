@@ -65,13 +65,13 @@ async def test_a_retried_send_never_goes_out_twice(env, tmp_path):
     from support import acme
 
     from activities.email import EmailActivities
-    from activities.ledger import SentLedger
     from activities.render import Renderer
+    from activities.store import SqliteLedger
     from csrunner.domain.messages import EmailRequest
 
     with FakeSendGrid() as sg:
         settings = settings_for(tmp_path, sg)
-        email = EmailActivities(settings, Renderer(settings.templates_dir), SentLedger(tmp_path / "l.db"))
+        email = EmailActivities(settings, Renderer(settings.templates_dir), SqliteLedger(tmp_path / "l.db"))
         account = acme()
         req = EmailRequest(
             key="wf/onboarding/day0-welcome",

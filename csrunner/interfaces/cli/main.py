@@ -143,6 +143,7 @@ ACTIONS = {
     "snooze": "Snooze an approval or task --until a time (or hours from now).",
     "complete": "Complete a pending task (--value yes/no when it records a fact).",
     "reassign": "Reassign a pending approval or task --to another person or role.",
+    "resend": "Resend the email of a 'check whether this email reached the customer' task.",
 }
 #: The options each action takes beyond --as and --reason (its --help lists only these).
 EXTRA = {

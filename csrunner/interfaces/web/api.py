@@ -131,6 +131,17 @@ async def complete(body: CompleteIn, request: Request, who: Principal = Depends(
 
 
 @router.post(
+    "/actions/resend",
+    response_model=ActResult,
+    responses=ERRORS,
+    summary="Resend the email of a 'check whether this email reached the customer' task (its `resend` "
+    "is true): it goes once more, under a new idempotency key, and the task is done",
+)
+async def resend(body: ActIn, request: Request, who: Principal = Depends(api_user)) -> ActResult:
+    return await _act(request, who, body, "resend")
+
+
+@router.post(
     "/actions/reassign",
     response_model=ActResult,
     responses=ERRORS,

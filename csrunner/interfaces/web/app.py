@@ -24,7 +24,9 @@ from csrunner.interfaces.web.state import Service
 DESCRIPTION = """Durable customer-success playbooks on Temporal.
 
 * **Webhooks**: HubSpot (v3 signature) and any CRM (`DEAL_WEBHOOK_TOKEN`) start a customer's
-  journey when a deal closes, exactly once per deal.
+  journey when a deal closes, exactly once per deal. A HubSpot deal's 2xx means its intake workflow
+  is recorded: the worker reads the deal from HubSpot (retrying while HubSpot is down), then starts
+  the journey.
 * **Feeds**: health scores, raw metrics, NPS answers and expansion signals (`FEED_TOKEN` or an
   ops API token); batches answer per item.
 * **Slack**: Approve / Skip / Snooze buttons (`SLACK_SIGNING_SECRET`).

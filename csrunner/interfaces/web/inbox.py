@@ -207,15 +207,15 @@ def edits_from(form: Any) -> dict[str, str]:
     "/act",
     response_class=RedirectResponse,
     status_code=303,
-    summary="Inbox: approve (with the email's edited parts, fields edit.<part>), skip, snooze, complete or "
-    "reassign (form post, then back to the inbox)",
+    summary="Inbox: approve (with the email's edited parts, fields edit.<part>), skip, snooze, complete, "
+    "resend or reassign (form post, then back to the inbox)",
 )
 async def act(
     request: Request,
     workflow_id: str = Form(..., max_length=500),
     step_id: str = Form(..., max_length=200),
     action: Literal[
-        "approve", "skip", "snooze", "complete", "complete-yes", "complete-no", "reassign"
+        "approve", "skip", "snooze", "complete", "complete-yes", "complete-no", "reassign", "resend"
     ] = Form(...),
     csrf: str = Form(..., max_length=100),
     reason: str = Form("", max_length=2000),

@@ -65,10 +65,19 @@ class DealStarted(BaseModel):
     notes: list[str] = Field([], description="what was assumed, e.g. a default for an unknown time zone")
 
 
+class DealAccepted(BaseModel):
+    """A HubSpot deal durably taken in: its intake reads it from HubSpot and starts the journey."""
+
+    deal_id: str
+    portal_id: Optional[int] = None
+    workflow_id: str = Field(description="the deal's intake workflow, hubspot-deal:{portalId}:{dealId}")
+    started: bool = Field(description="false when this deal had already been taken in: nothing changed")
+
+
 class HubSpotResult(BaseModel):
     received: int
-    started: list[DealStarted] = []
-    duplicates: list[DealStarted] = []
+    started: list[DealAccepted] = Field([], description="deals taken in by this delivery")
+    duplicates: list[DealAccepted] = Field([], description="deals an earlier delivery took in")
     ignored: int = Field(0, description="events that are not a deal reaching a closed-won stage")
 
 
@@ -190,6 +199,11 @@ class PendingItem(BaseModel):
     preview: dict[str, str] = {}
     editable: dict[str, str] = Field(
         {}, description="approvals: the parts the approver may edit, current text"
+    )
+    resend: bool = Field(
+        False,
+        description="a 'check whether this email reached the customer' task: `preview` is the message "
+        "(to, subject, text) and POST /actions/resend sends it once more",
     )
 
 

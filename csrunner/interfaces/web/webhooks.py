@@ -1,6 +1,7 @@
 """Deal closed → the account's journey starts, once: HubSpot's signed event batches and a plain
 JSON webhook for any other CRM. 2xx only after Temporal has the start; a duplicate is a 2xx
-that changes nothing (the journey is keyed by account, the deal id makes it idempotent)."""
+that changes nothing. A HubSpot deal is not read here: its intake workflow reads it from the CRM
+(for days if HubSpot is down) and starts the journey, so the answer only waits on Temporal."""
 
 from __future__ import annotations
 
@@ -16,12 +17,11 @@ from csrunner.domain.messages import Account
 from csrunner.interfaces.web.auth import bearer_token, check_token
 from csrunner.interfaces.web.errors import ServiceError, describe_validation, error_responses, temporal_call
 from csrunner.interfaces.web.guard import auth_first
-from csrunner.interfaces.web.hubspot import CRMError, HubSpotCRM, MappingError, account_for_deal, verify_v3
-from csrunner.interfaces.web.models import DealClosedIn, DealStarted, HubSpotResult
+from csrunner.interfaces.web.hubspot import verify_v3
+from csrunner.interfaces.web.models import DealAccepted, DealClosedIn, DealStarted, HubSpotResult
 
 router = APIRouter(tags=["webhooks"])
 ERRORS = error_responses(400, 401, 413, 422, 502, 503)
-HUBSPOT_CONCURRENCY = 8  # deals of one batch read and started at once
 
 
 class HubSpotEvent(BaseModel):
@@ -70,28 +70,23 @@ async def start_journey(svc, account: Account, deal_id: str, closed_at=None) -> 
     return DealStarted(deal_id=deal_id, account_id=account.id, workflow_id=wid, started=started)
 
 
-async def _one_deal(svc, crm: HubSpotCRM, deal_id: str) -> DealStarted:
-    cfg, notes = svc.config, list[str]()
-    account, closed_at = await account_for_deal(
-        crm,
-        deal_id,
-        svc.team,
-        role_property=cfg.hubspot_role_property,
-        timezone_property=cfg.hubspot_timezone_property,
-        locale_property=cfg.hubspot_locale_property,
-        default_csm=cfg.default_csm,
-        default_timezone=cfg.hubspot_default_timezone,
-        notes=notes,
-    )
-    done = await start_journey(svc, account, deal_id, closed_at)
-    return done.model_copy(update={"notes": notes})
+def deal_intakes():
+    from csrunner.services import deal_intake
+
+    return deal_intake
 
 
 @router.post(
     "/webhooks/hubspot",
     response_model=HubSpotResult,
     responses=ERRORS,
-    summary="HubSpot webhook (v3 signature): a deal reaching closed-won starts the journey",
+    summary="HubSpot webhook (v3 signature): a deal reaching closed-won is taken in for its journey",
+    description=(
+        "2xx means Temporal has durably recorded one intake per closed-won deal (workflow "
+        "`hubspot-deal:{portalId}:{dealId}`); the intake reads the deal from HubSpot, retrying while "
+        "HubSpot is down, then starts the account's journey. A redelivered deal is a 2xx listed under "
+        "`duplicates`. 503 when Temporal cannot be reached: HubSpot retries."
+    ),
     openapi_extra={"requestBody": _HUBSPOT_BODY, "parameters": _HUBSPOT_HEADERS},
 )
 async def hubspot_webhook(request: Request) -> HubSpotResult:
@@ -119,7 +114,8 @@ async def hubspot_webhook(request: Request) -> HubSpotResult:
         and e.propertyName == "dealstage"
         and e.propertyValue in cfg.hubspot_closed_won_stages
     ]
-    deals = list(dict.fromkeys(str(e.objectId) for e in won))  # a batch may repeat an event
+    # a batch may repeat an event; a deal is one per portal
+    deals = list(dict.fromkeys((e.portalId, str(e.objectId)) for e in won))
     result = HubSpotResult(received=len(events), ignored=len(events) - len(won))
     if not deals:
         return result
@@ -127,48 +123,39 @@ async def hubspot_webhook(request: Request) -> HubSpotResult:
         raise ServiceError(
             503,
             "HUBSPOT_ACCESS_TOKEN is not set on the service: closed deals cannot be read from HubSpot "
-            "(nothing was started; HubSpot retries once it is set)",
+            "(nothing was taken in; HubSpot retries once it is set)",
             headers={"Retry-After": "60"},
         )
-    crm = HubSpotCRM(cfg.hubspot_api_url, cfg.hubspot_access_token, timeout=cfg.hubspot_timeout)
-    gate, problems = asyncio.Semaphore(HUBSPOT_CONCURRENCY), list[str]()
-    failures: list[ServiceError] = []  # each deal on its own: one failing never cuts the others short
+    client = await svc.client()
+    intakes = deal_intakes()
 
-    async def one(deal_id: str) -> None:
-        async with gate:
-            try:
-                done = await _one_deal(svc, crm, deal_id)
-            except MappingError as e:
-                problems.append(str(e))
-                return
-            except CRMError as e:  # HubSpot retries the batch; what started meanwhile is idempotent
-                failures.append(ServiceError(502, str(e)))
-                return
-            except ServiceError as e:
-                failures.append(e)
-                return
-        (result.started if done.started else result.duplicates).append(done)
+    async def one(portal_id: int | None, deal_id: str) -> None:
+        async with temporal_call(svc, f"taking in HubSpot deal {deal_id}"):
+            wid, started = await intakes.start_deal_intake(client, svc.settings, portal_id, deal_id)
+        (result.started if started else result.duplicates).append(
+            DealAccepted(deal_id=deal_id, portal_id=portal_id, workflow_id=wid, started=started)
+        )
 
     try:  # deals at once, within HubSpot's own wait: past it HubSpot retries, and starts are idempotent
         async with asyncio.timeout(cfg.hubspot_timeout):
-            await asyncio.gather(*(one(d) for d in deals))
+            outcomes = await asyncio.gather(*(one(*d) for d in deals), return_exceptions=True)
     except TimeoutError:
         raise ServiceError(
             503,
-            f"not all {len(deals)} deals were read and started within {cfg.hubspot_timeout:g} s; the ones "
-            "listed are recorded, HubSpot's retry starts the rest",
+            f"not all {len(deals)} deals were taken in within {cfg.hubspot_timeout:g} s; the ones listed "
+            "are recorded, HubSpot's retry takes in the rest",
             detail=result.model_dump(mode="json"),
             headers={"Retry-After": "5"},
         ) from None
-    finally:
-        await crm.aclose()
-    if failures:
-        worst = max(failures, key=lambda f: f.status)  # 503 (retry) over 502 over a 4xx
+    crashed = [o for o in outcomes if isinstance(o, BaseException) and not isinstance(o, ServiceError)]
+    if crashed:
+        raise crashed[0]
+    failures = [o for o in outcomes if isinstance(o, ServiceError)]
+    if failures:  # each deal on its own: what was taken in stays, HubSpot's retry is a no-op for it
+        worst = max(failures, key=lambda f: f.status)
         raise ServiceError(
             worst.status, worst.message, detail=result.model_dump(mode="json"), headers=worst.headers
         )
-    if problems:  # HubSpot redelivers; fix the data (e.g. the owner in team.yaml) and it goes through
-        raise ServiceError(422, "; ".join(sorted(problems)), detail=result.model_dump(mode="json"))
     return result
 
 

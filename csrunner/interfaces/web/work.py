@@ -83,6 +83,7 @@ async def pending_for(svc, who: Principal, csm: str | None = None) -> list[Pendi
                     checklist=p.checklist,
                     preview=p.preview,
                     editable=p.editable,
+                    resend=p.resend is not None,
                 )
             )
     far = datetime.max.replace(tzinfo=UTC)

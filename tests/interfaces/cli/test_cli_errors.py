@@ -98,6 +98,7 @@ def test_published_says_when_nothing_was(tmp_path):
         ("snooze", ["--until"]),
         ("complete", ["--value"]),
         ("reassign", ["--to"]),
+        ("resend", []),
     ],
 )
 def test_action_help_lists_only_its_options(action, only):

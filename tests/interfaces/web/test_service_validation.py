@@ -23,7 +23,6 @@ CONFIG = ServiceConfig(
     feed_token="feed-tok",
     api_tokens=parse_tokens("tok-maria:maria, tok-olga:olga, tok-ghost:ghost"),
     temporal_timeout=3,
-    hubspot_api_url="http://127.0.0.1:9",
     hubspot_access_token="hs-tok",
 )
 
@@ -147,7 +146,8 @@ async def test_hubspot_signature_and_shape(http):
         ]
     ).encode()
     r = await http.post("/webhooks/hubspot", content=won, headers=_hubspot(won))
-    assert r.status_code == 502 and "HubSpot unreachable" in r.json()["error"]  # HubSpot will retry
+    assert r.status_code == 503 and "Temporal is unreachable" in r.json()["error"], r.text  # HubSpot retries
+    assert r.headers["Retry-After"]
 
 
 def _slack(payload, user="U01MARIA", secret=SLACK_SECRET):

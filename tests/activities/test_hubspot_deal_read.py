@@ -1,14 +1,20 @@
 """HubSpot CRM v3 → our Account, through the fake HubSpot: roles, owner → CSM, timezone,
-locale, and retries on 429 / 5xx honouring Retry-After."""
+locale; HubSpot down (network, 429 with Retry-After, 5xx, a refused token) is transient for
+Temporal to retry, anything else permanent."""
 
 from __future__ import annotations
 
+import socket
+
 import httpx
 import pytest
+from temporalio.exceptions import ApplicationError
 
-from csrunner.config.accounts import load_team
+from activities.hubspot import HubSpotReader, problem_owner, read_deal
+from csrunner.config.accounts import Team, load_team
+from csrunner.config.hubspot_deals import MappingError, MappingRules, account_for_deal
 from csrunner.config.settings import REPO_ROOT
-from csrunner.interfaces.web.hubspot import CRMError, HubSpotCRM, MappingError, account_for_deal
+from csrunner.domain.errors import PERMANENT, TRANSIENT
 
 try:
     from tests.fakes import FakeHubSpot
@@ -16,7 +22,6 @@ except ImportError:  # tests/ itself is on sys.path
     from fakes import FakeHubSpot
 
 TEAM = load_team(REPO_ROOT / "team.yaml")
-PROPS = dict(role_property="hs_buying_role", timezone_property="timezone", locale_property="hs_language")
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +68,19 @@ def hs(_hs):
     return _hs
 
 
-async def _map(hs, deal_id, **kw):
-    crm = HubSpotCRM(hs.url, "hs-test-token", max_wait=0.05)
-    try:
-        return await account_for_deal(crm, deal_id, TEAM, **PROPS, **kw)
-    finally:
-        await crm.aclose()
+async def _map(hs, deal_id, token="hs-test-token", transport=None, **rules):
+    rules_ = MappingRules(**rules)
+    async with HubSpotReader(
+        hs.url if hs else "https://api.hubapi.example", token, transport=transport
+    ) as crm:
+        found = account_for_deal(await read_deal(crm, deal_id, rules_), TEAM, rules_)
+    return found.account, found.closed_at
+
+
+async def _failure(hs, deal_id="9001", **kw) -> ApplicationError:
+    with pytest.raises(ApplicationError) as e:
+        await _map(hs, deal_id, **kw)
+    return e.value
 
 
 async def test_deal_company_contacts_and_owner_become_an_account(hs):
@@ -104,26 +116,36 @@ async def test_unknown_deal_and_deal_without_contacts(hs):
         await _map(hs, "9003")
 
 
-async def test_retries_on_429_and_5xx_then_gives_up(hs):
-    hs.fail_next(429, times=1, headers={"Retry-After": "0"})
+async def test_hubspot_down_is_transient_with_its_retry_after(hs):
+    hs.fail_next(429, times=1, headers={"Retry-After": "7"})
+    e = await _failure(hs)
+    assert e.type == TRANSIENT and not e.non_retryable and e.next_retry_delay.total_seconds() == 7
     hs.fail_next(503, times=1)
-    account, _ = await _map(hs, "9001")
+    e = await _failure(hs)
+    assert e.type == TRANSIENT and "503" in e.message
+    account, _ = await _map(hs, "9001")  # back: the next attempt goes through
     assert account.id == "hubspot-77"
-    statuses = [r.status for r in hs.requests]
-    assert statuses[:3] == [429, 503, 200]
-    hs.reset()
-    hs.fail_next(500, times=10)
-    with pytest.raises(CRMError, match="still answers 500"):
-        await _map(hs, "9001")
 
 
-async def test_wrong_token_is_a_crm_error(hs):
-    crm = HubSpotCRM(hs.url, "wrong")
-    try:
-        with pytest.raises(CRMError, match="401"):
-            await account_for_deal(crm, "9001", TEAM, **PROPS)
-    finally:
-        await crm.aclose()
+async def test_a_closed_port_and_a_refused_token_are_transient_anything_else_permanent(hs):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    async with HubSpotReader(closed, "tok") as crm:
+        with pytest.raises(ApplicationError, match="HubSpot unreachable") as e:
+            await crm.get("/crm/v3/objects/deals/1")
+    assert e.value.type == TRANSIENT
+    e = await _failure(hs, token="wrong")
+    assert e.type == TRANSIENT and "HUBSPOT_ACCESS_TOKEN" in e.message and "401" in e.message
+    hs.fail_next(400, times=1)
+    e = await _failure(hs)
+    assert e.type == PERMANENT and e.non_retryable
+
+
+def test_a_deal_nobody_can_map_goes_to_default_csm_else_a_manager():
+    assert problem_owner(TEAM, "tom").id == "tom"
+    assert problem_owner(TEAM, "").id == "carlos"  # team.yaml's manager
+    assert problem_owner(Team(), "") is None
 
 
 async def test_ids_are_one_path_segment_in_every_crm_url():
@@ -133,12 +155,8 @@ async def test_ids_are_one_path_segment_in_every_crm_url():
         sent.append(request.url)
         return httpx.Response(404, json={"status": "error", "message": "not found"})
 
-    crm = HubSpotCRM("https://api.hubapi.example", "tok", transport=httpx.MockTransport(answer))
-    try:
-        with pytest.raises(MappingError, match="not found in HubSpot"):
-            await account_for_deal(crm, "../../x?y=1", TEAM, **PROPS)
-    finally:
-        await crm.aclose()
+    with pytest.raises(MappingError, match="not found in HubSpot"):
+        await _map(None, "../../x?y=1", token="tok", transport=httpx.MockTransport(answer))
     assert [u.raw_path.split(b"?")[0] for u in sent] == [b"/crm/v3/objects/deals/..%2F..%2Fx%3Fy%3D1"]
     assert "y" not in sent[0].params  # the '?' did not start a query of its own
 
@@ -146,10 +164,11 @@ async def test_ids_are_one_path_segment_in_every_crm_url():
 async def test_an_unknown_company_time_zone_gets_the_default_with_a_note(hs):
     hs.add_company(78, {"name": "Mars Corp", "timezone": "mars_slash_olympus"})
     hs.add_deal(9004, {"dealname": "M", "hubspot_owner_id": "501"}, company_id=78, contact_ids=[1])
-    notes: list[str] = []
-    account, _ = await _map(hs, "9004", default_timezone="Europe/Madrid", notes=notes)
-    assert account.timezone == "Europe/Madrid"
-    assert notes == [
+    rules = MappingRules(default_timezone="Europe/Madrid")
+    async with HubSpotReader(hs.url, "hs-test-token") as crm:
+        found = account_for_deal(await read_deal(crm, "9004", rules), TEAM, rules)
+    assert found.account.timezone == "Europe/Madrid"
+    assert found.notes == [
         "deal 9004: unknown time zone 'mars_slash_olympus' on the company: used Europe/Madrid "
         "(HUBSPOT_DEFAULT_TIMEZONE)"
     ]
