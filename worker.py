@@ -20,6 +20,7 @@ from activities.slack import SlackActivities
 from activities.store import open_ledger
 from activities.tasks import TaskActivities
 from csrunner.config.settings import Settings
+from csrunner.config.startup import or_exit, worker_settings
 from csrunner.services.journeys import deal_closed
 from csrunner.services.temporal import connect
 from workflows.deal_intake import DealIntakeWorkflow
@@ -79,9 +80,11 @@ def build_worker(client: Client, settings: Settings | None = None, **options) ->
 
 
 async def main() -> None:
-    settings = Settings()
+    settings = or_exit(worker_settings)  # bad configuration: one line each, before connecting
     from csrunner.services.checks import check_all  # refuse to run on broken playbooks or templates
+    from csrunner.services.telemetry import configure_logging
 
+    configure_logging(settings, settings.metrics_port)  # the client below is built on its runtime
     _, problems = check_all(settings)
     if problems:
         sys.exit("invalid playbooks or templates, worker not started:\n" + "\n".join(problems))

@@ -14,6 +14,7 @@ from sendgrid.helpers.mail import CustomArg, Mail, To
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import metrics
 from activities.errors import classify_http, delivery_unknown, permanent, transient
 from activities.outbox import write_eml
 from activities.render import Renderer
@@ -58,9 +59,11 @@ class EmailActivities:
         )
 
     @activity.defn
+    @metrics.delivery("email")
     def send_email(self, req: EmailRequest) -> EmailResult:
         done = self.ledger.get(req.key)
         if done:
+            metrics.message("email", "duplicate", req)
             return EmailResult(**{**done, "duplicate": True})
         mail = self.render_email(req)
         if self._client is None:  # a file per key: writing it again replaces it
@@ -69,6 +72,7 @@ class EmailActivities:
                 req.key, req.contact.name, mail.to, mail.subject, mail.text, mail.html, when
             )
             self.ledger.put(req.key, result.channel, result.model_dump(mode="json"))
+            metrics.message("outbox", "sent", req)
             return result
         unsure = UnsureEmail(
             key=req.key,
@@ -78,9 +82,12 @@ class EmailActivities:
             text=mail.text,
             html=mail.html,
         )
-        return self._deliver(self._client, req.key, unsure)
+        result = self._deliver(self._client, req.key, unsure)
+        metrics.message("email", "duplicate" if result.duplicate else "sent", req)
+        return result
 
     @activity.defn
+    @metrics.delivery("email")
     def resend_email(self, req: ResendRequest) -> EmailResult:
         """A CSM's Resend of an email whose fate was unknown: its own key, so the original's
         unknown attempt does not stop it, and a retry of the resend never sends it twice."""
@@ -88,8 +95,11 @@ class EmailActivities:
         if self._client is None:
             result = self._outbox(req.key, e.to_name, e.to, e.subject, e.text, e.html, datetime.now(UTC))
             self.ledger.put(req.key, result.channel, result.model_dump(mode="json"))
+            metrics.message("outbox", "sent", req)
             return result
-        return self._deliver(self._client, req.key, e)
+        result = self._deliver(self._client, req.key, e)
+        metrics.message("email", "duplicate" if result.duplicate else "sent", req)
+        return result
 
     def _outbox(
         self, key: str, to_name: str, to: str, subject: str, text: str, html: str, when: datetime

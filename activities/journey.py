@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import metrics
 from csrunner.config.catalog import Catalog, load_catalog, playbook_files
 from csrunner.config.scoring_models import load_scoring_model
 from csrunner.config.settings import Settings
@@ -96,6 +97,7 @@ class JourneyActivities:
         elif out.decision is not None and out.decision.start:
             slot = {"score": "retention", "nps": "recovery"}.get(req.kind, req.kind)
             out.starts = [self._play(slot, out.decision.start, out.decision.note)]
+        metrics.decisions(req.kind, [out])
         return out
 
     @activity.defn(name="journey_decide_scores")
@@ -108,6 +110,7 @@ class JourneyActivities:
         last = outs[-1]
         if last.decision is not None and last.decision.start:
             last.starts = [self._play("retention", last.decision.start, last.decision.note)]
+        metrics.decisions(req.kind, outs)
         return outs
 
     def _rules_and_model(self) -> tuple[lifecycle.LifecycleRules, ScoringModel, str]:

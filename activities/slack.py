@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from temporalio import activity
 
+from activities import metrics
 from activities.errors import permanent, transient
 from activities.outbox import write_markdown
 from activities.render import Renderer, template_context
@@ -94,9 +95,11 @@ class SlackActivities:
         )
 
     @activity.defn
+    @metrics.delivery("slack")
     def post_slack(self, req: SlackRequest) -> SlackResult:
         done = self.ledger.get(req.key)
         if done:
+            metrics.message("slack", "duplicate", req)
             return SlackResult(**{**done, "duplicate": True})
         try:
             ctx = escape_mrkdwn(template_context(req.account, **_named(req, self.team())))
@@ -115,6 +118,7 @@ class SlackActivities:
         else:
             result = self._call(req, text)
         self.ledger.put(req.key, "slack", result.model_dump(mode="json"))
+        metrics.message("outbox" if self._client is None else "slack", "sent", req)
         return result
 
     def team(self) -> list[Person]:

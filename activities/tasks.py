@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
+from activities import metrics
 from activities.outbox import write_markdown
 from activities.store import Ledger
 from csrunner.config.settings import Settings
@@ -42,4 +43,7 @@ class TaskActivities:
         if not self.ledger.get(req.key):
             path = write_markdown(self.settings.outbox_dir, "tasks", req.key, task_markdown(req))
             self.ledger.put(req.key, "task", {"path": str(path)})
+            metrics.message("task", "sent", req)
+        else:
+            metrics.message("task", "duplicate", req)
         return req.key

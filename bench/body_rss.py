@@ -75,7 +75,7 @@ def main(mib: int, paths: list[str]) -> None:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ},
+        env={**os.environ, "METRICS_PORT": "0"},
     )
     base = f"http://127.0.0.1:{http}"
     try:

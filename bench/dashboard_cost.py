@@ -128,6 +128,7 @@ async def real(n: int, concurrency: int) -> None:
                 "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
                 "TASK_QUEUE": settings.task_queue,
                 "DATA_DIR": str(data),
+                "METRICS_PORT": "0",
             },
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

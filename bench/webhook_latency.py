@@ -265,6 +265,7 @@ async def main(deals: int, clicks: int, rate: float) -> None:
                 "TASK_QUEUE": "bench",
                 "TEAM_FILE": str(ROOT / "team.yaml"),
                 "SENDGRID_API_KEY": "SG.test-key",
+                "MAIL_FROM": "success@example.com",  # required with a SendGrid key
                 "SENDGRID_API_HOST": sg.url,
                 "SLACK_BOT_TOKEN": "xoxb-test-token",
                 "SLACK_API_URL": f"{slack.url}/api/",
@@ -272,6 +273,7 @@ async def main(deals: int, clicks: int, rate: float) -> None:
                 "HUBSPOT_ACCESS_TOKEN": "hs-test-token",
                 "HUBSPOT_CLIENT_SECRET": HS_SECRET,
                 "SLACK_SIGNING_SECRET": SLACK_SECRET,
+                "METRICS_PORT": "0",
             }
             settings = Settings(
                 temporal_address=env_vars["TEMPORAL_ADDRESS"],

@@ -54,6 +54,7 @@ async def main(runs: int, checkpoints: list[int]) -> None:
                 "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
                 "TASK_QUEUE": queue,
                 "DATA_DIR": str(data),
+                "METRICS_PORT": "0",
             },
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -7,16 +7,27 @@ overrides (`Settings(data_dir=..., temporal_address=...)`). Empty keys/tokens me
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
+from pydantic.networks import validate_email
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from csrunner.domain.values import TimeZoneName
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+
+def _project_root(module: Path = Path(__file__)) -> Path:
+    """The source checkout (editable install, tests); else, for a plain install that keeps no
+    playbooks beside the code (the Docker image), the working directory."""
+    here = module.resolve().parents[2]
+    return here if (here / "pyproject.toml").is_file() else Path.cwd()
+
+
+REPO_ROOT = _project_root()
 TASK_QUEUE_DEFAULT = "cs-playbooks"
 DEFAULT_SCORING_MODEL = "seed004.yaml"  # SPEC §4: seed 004's rubric is the default model
+#: The outbox's From address when MAIL_FROM is unset (SendGrid needs MAIL_FROM: refused without it).
+OUTBOX_SENDER = "success@example.com"
 
 
 class Settings(BaseSettings):
@@ -33,7 +44,8 @@ class Settings(BaseSettings):
     team_file: Path = REPO_ROOT / "team.yaml"
     sendgrid_api_key: str = ""
     sendgrid_api_host: str = "https://api.sendgrid.com"
-    mail_from: str = "success@example.com"
+    #: The sender; required with SENDGRID_API_KEY (empty: the outbox writes OUTBOX_SENDER).
+    mail_from_address: str = Field("", validation_alias="MAIL_FROM")
     mail_from_name: str = "Customer Success"
     slack_bot_token: str = ""
     slack_api_url: str = "https://slack.com/api/"
@@ -58,6 +70,70 @@ class Settings(BaseSettings):
     #: and who gets the task when a deal cannot become an account (empty: the team's manager).
     default_csm: str = ""
 
+    # --- deploy: Temporal Cloud or a secured cluster (PEM file paths; an API key implies TLS)
+    temporal_tls_cert: Optional[Path] = None
+    temporal_tls_key: Optional[Path] = None
+    #: The server's CA, when it is not in the system's trust store (a self-hosted cluster).
+    temporal_tls_ca: Optional[Path] = None
+    #: The name the server's certificate is checked against (SNI), when it differs from the host.
+    temporal_tls_server_name: str = ""
+    temporal_api_key: str = ""
+
+    # --- observability: metrics and logs -------------------------------------------------------
+    #: The worker's Prometheus endpoint (/metrics: the SDK's metrics and the product's); 0: none.
+    metrics_port: int = Field(9464, ge=0, le=65535)
+    metrics_host: str = "0.0.0.0"
+    #: "text" (readable, the default) or "json" (one object per line, ids but no personal data).
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("temporal_tls_cert", "temporal_tls_key", "temporal_tls_ca", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def mail_from(self) -> str:
+        return self.mail_from_address or OUTBOX_SENDER
+
+    def startup_problems(self) -> list[str]:
+        """Settings that make a configured feature fail, one line each naming the variable: the
+        worker and the service refuse to start on any (see csrunner/config/startup.py)."""
+        problems = []
+        if self.sendgrid_api_key and not self.mail_from_address:
+            problems.append("SENDGRID_API_KEY is set but MAIL_FROM is not: SendGrid needs a sender address")
+        if self.mail_from_address:
+            try:
+                validate_email(self.mail_from_address)
+            except ValueError:
+                problems.append(f"MAIL_FROM: {self.mail_from_address!r} is not an email address")
+        if self.database_url:
+            from csrunner.config.database import check_database_url  # psycopg: only when configured
+
+            problem = check_database_url(self.database_url)
+            problems += [problem] if problem else []
+        cert, key = self.temporal_tls_cert, self.temporal_tls_key
+        if bool(cert) != bool(key):
+            have, missing = ("CERT", "KEY") if cert else ("KEY", "CERT")
+            problems.append(
+                f"TEMPORAL_TLS_{have} is set but TEMPORAL_TLS_{missing} is not: a client certificate "
+                "and its private key go together"
+            )
+        for name, path in (("CERT", cert), ("KEY", key), ("CA", self.temporal_tls_ca)):
+            if path and (why := unreadable(path)):
+                problems.append(f"TEMPORAL_TLS_{name}: cannot read {path}: {why}")
+        return problems
+
     @property
     def outbox_dir(self) -> Path:
         return self.data_dir / "outbox"
@@ -70,6 +146,17 @@ class Settings(BaseSettings):
     def facts_path(self) -> Path:
         """The account facts schema (issue 11), next to the scoring models."""
         return self.playbooks_dir / "scoring" / "facts.yaml"
+
+
+def unreadable(path: Path) -> str:
+    """Why a file cannot be read ('' when it can): checked at startup, before connecting."""
+    try:
+        with open(path, "rb"):
+            return ""
+    except IsADirectoryError:
+        return "it is a directory"
+    except OSError as e:
+        return e.strerror or str(e)
 
 
 def parse_tokens(text: str) -> dict[str, str]:
@@ -141,9 +228,15 @@ class ServiceConfig(BaseSettings):
     def body_limit(self, path: str) -> int:
         return self.max_batch_body_bytes if path.endswith("/batch") else self.max_body_bytes
 
-    def startup_problems(self) -> list[str]:
-        """Settings that make a configured feature fail: said once, at startup."""
+    def startup_problems(self, settings: Settings | None = None) -> list[str]:
+        """Settings that make a configured feature fail: said once, at startup. With the
+        worker-side `settings`, also the pairs that span both (Slack's token and secret)."""
         problems = []
+        if settings and settings.slack_bot_token and not self.slack_signing_secret:
+            problems.append(
+                "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: the approval buttons Slack "
+                "posts to /slack/interactions cannot be verified"
+            )
         if self.hubspot_client_secret and not self.hubspot_access_token:
             problems.append(
                 "HUBSPOT_CLIENT_SECRET is set but HUBSPOT_ACCESS_TOKEN is not: HubSpot deals cannot be "

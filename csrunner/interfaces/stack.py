@@ -15,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from csrunner.config.accounts import load_team
 from csrunner.config.settings import ServiceConfig, Settings, parse_tokens
 from csrunner.interfaces.web.app import create_app
+from csrunner.services.telemetry import configure_logging
 from csrunner.services.temporal import dev_server_path
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTE_KEYS
 
@@ -25,6 +26,7 @@ async def run_stack(data_dir: Path | None, port: int, ui_port: int, http_port: i
         overrides["data_dir"] = data_dir
     settings = Settings(**overrides)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    configure_logging(settings, settings.metrics_port)  # the worker's client runs on its runtime
     config, tokens = _local_tokens(settings, ServiceConfig())
     async with await WorkflowEnvironment.start_local(
         data_converter=pydantic_data_converter,
@@ -54,6 +56,8 @@ def banner(
     lines = [
         f"Temporal   127.0.0.1:{port}   UI http://127.0.0.1:{ui_port}",
         f"Service    http://127.0.0.1:{http_port}  (docs at /docs)",
+        f"Metrics    http://127.0.0.1:{http_port}/metrics (service)"
+        + (f", http://127.0.0.1:{settings.metrics_port}/metrics (worker)" if settings.metrics_port else ""),
         f"Inbox      http://127.0.0.1:{http_port}/inbox  (sign in with a token from {tokens})",
         f"Outbox     {settings.outbox_dir}",
         "Try:       csr deal-closed examples/acme.yaml --deal 9001",
@@ -63,7 +67,10 @@ def banner(
 
 def _service(client, settings: Settings, config: ServiceConfig, http_port: int) -> uvicorn.Server:
     app = create_app(settings, config=config, client=client)
-    return uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=http_port, log_level="warning"))
+    # log_config=None: uvicorn's lines go through our logging (LOG_FORMAT)
+    return uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=http_port, log_level="warning", log_config=None)
+    )
 
 
 def _local_tokens(settings: Settings, config: ServiceConfig) -> tuple[ServiceConfig, Path]:

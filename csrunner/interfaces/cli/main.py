@@ -50,8 +50,10 @@ def main() -> None:
 def up(data_dir, port, ui_port, http_port):
     """Start everything on the embedded default: Temporal dev server (with UI, persisted to
     DATA_DIR/temporal.db), the worker and the HTTP service. Ctrl-C stops it."""
+    from csrunner.config.startup import or_exit, stack_settings
     from csrunner.interfaces.stack import run_stack
 
+    or_exit(stack_settings)  # bad configuration: one line each, before anything starts
     asyncio.run(run_stack(data_dir, port, ui_port, http_port))
 
 

@@ -15,18 +15,17 @@ def serve(host: str, port: int) -> None:
 
     Settings from the environment: TEMPORAL_ADDRESS, HUBSPOT_CLIENT_SECRET, HUBSPOT_ACCESS_TOKEN,
     HUBSPOT_API_URL, HUBSPOT_CLOSED_WON_STAGES, DEAL_WEBHOOK_TOKEN, FEED_TOKEN, SLACK_SIGNING_SECRET,
-    SLACK_BOT_TOKEN, SLACK_API_URL, API_TOKENS ("token:person_id,..."), API_TOKENS_FILE, TEAM_FILE.
+    SLACK_BOT_TOKEN, SLACK_API_URL, API_TOKENS ("token:person_id,..."), API_TOKENS_FILE, TEAM_FILE
+    (README "Configuration (environment)"). A missing or malformed value is refused, one line each.
     It starts even when Temporal is down, answering 503 until Temporal is back."""
     import uvicorn
 
-    from csrunner.config.settings import ServiceConfig, Settings
+    from csrunner.config.startup import or_exit, service_settings
     from csrunner.interfaces.web.app import create_app
+    from csrunner.services.telemetry import configure_logging
 
-    settings, config = Settings(), ServiceConfig()
-    problems = config.startup_problems()
-    for problem in problems:
-        click.echo(f"error: {problem}", err=True)
-    if problems:
-        raise SystemExit(1)
+    settings, config = or_exit(service_settings)  # bad configuration: one line each, exit 1
+    configure_logging(settings)
     click.echo(f"service on http://{host}:{port} (docs at /docs), Temporal at {settings.temporal_address}")
-    uvicorn.run(create_app(settings, config=config), host=host, port=port, log_level="info")
+    app = create_app(settings, config=config)  # log_config=None: uvicorn's lines go through ours
+    uvicorn.run(app, host=host, port=port, log_level="info", log_config=None)

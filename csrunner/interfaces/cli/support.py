@@ -11,8 +11,9 @@ from pydantic import ValidationError
 from temporalio.client import WorkflowQueryFailedError, WorkflowQueryRejectedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from csrunner.config.settings import Settings
+from csrunner.config.settings import ServiceConfig, Settings
 from csrunner.config.sourcemap import DefinitionError
+from csrunner.config.startup import validation_problems
 
 
 def describe(e: BaseException) -> str | None:
@@ -20,6 +21,9 @@ def describe(e: BaseException) -> str | None:
     bug, which then shows as such."""
     if isinstance(e, DefinitionError):
         return str(e)
+    if isinstance(e, ValidationError) and e.title in ("Settings", "ServiceConfig"):
+        model = Settings if e.title == "Settings" else ServiceConfig
+        return "; ".join(validation_problems(e, model))  # a bad environment variable, named
     if isinstance(e, ValidationError):  # e.g. a run that answered with another shape
         first = e.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "value"

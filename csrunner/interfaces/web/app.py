@@ -15,7 +15,17 @@ from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 
 from csrunner.config.settings import ServiceConfig, Settings
-from csrunner.interfaces.web import api, dashboard, docs, errors, feeds, inbox, slack_buttons, webhooks
+from csrunner.interfaces.web import (
+    api,
+    dashboard,
+    docs,
+    errors,
+    feeds,
+    inbox,
+    observe,
+    slack_buttons,
+    webhooks,
+)
 from csrunner.interfaces.web.errors import ServiceError
 from csrunner.interfaces.web.guard import Guard
 from csrunner.interfaces.web.models import Health
@@ -47,6 +57,7 @@ def create_app(
     )
     svc = app.state.svc = Service(settings or Settings(), config or ServiceConfig(), client)
     app.add_middleware(Guard, limit_for=svc.config.body_limit)
+    observe.install(app)  # request ids, webhook counts, /metrics
     errors.install(app)
     for router in (webhooks.router, webhooks.deal_router, feeds.router, slack_buttons.router, api.router):
         app.include_router(router)
