@@ -139,4 +139,5 @@ def worker_environ(
         "SLACK_BOT_TOKEN": "xoxb-test-token",
         "SLACK_SIGNING_SECRET": "fault-injection-signing-secret",
         "SLACK_API_URL": f"{slack_url}/api/",
+        "METRICS_PORT": "0",  # three workers on one host: no fixed metrics port to fight over
     }
