@@ -70,7 +70,12 @@ class FaultRun:
         rows += [("emails expected / delivered once", f"{t.emails_expected} / {t.emails_once}")]
         rows += [("emails lost / duplicated", f"{t.emails_lost} / {t.emails_duplicated}")]
         rows += [("emails refused (400) → CSM task", f"{t.emails_refused} → {t.fix_tasks}")]
-        rows += [("emails unknown outcome → check task", str(t.unknown_to_task))]
+        rows += [
+            (
+                "emails unknown outcome → check task (had arrived)",
+                f"{t.unknown_to_task} ({t.unknown_had_arrived})",
+            )
+        ]
         rows += [
             (
                 "tasks expected / found / recorded twice",

@@ -58,6 +58,7 @@ class Tally:
     emails_refused: int = 0
     fix_tasks: int = 0
     unknown_to_task: int = 0  # no second send after an unknown outcome: a "check and resend" task
+    unknown_had_arrived: int = 0  # of those, emails that had in fact reached SendGrid (once)
     tasks_expected: int = 0
     tasks_found: int = 0
     tasks_twice: int = 0
@@ -103,6 +104,7 @@ def tally(
         # SendGrid's answer and the write) is not sent again: the CSM gets a check task instead.
         check = {f for f in checks if f.startswith(stem)}
         t.unknown_to_task += len(check)
+        t.unknown_had_arrived += len(check) if n else 0
         checks -= check
         if n == 1:
             t.emails_once += 1
