@@ -39,6 +39,7 @@ class RecordedRequest:
     body: bytes
     status: int | None = None  # filled in once the response is chosen
     response_headers: dict[str, str] = field(default_factory=dict)
+    received_at: float = field(default_factory=time.time)  # to check a client waited its Retry-After
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
@@ -50,6 +51,8 @@ class _Failure:
     headers: dict[str, str]
     body: Any  # dict -> JSON, bytes/str -> raw, None -> the fake's default
     times: int
+    seconds: float | None = None  # a window instead of a count: see fail_for
+    until: float | None = None  # the window's end, set by the first request it answers
 
 
 Handler = Callable[[Request, bytes], Awaitable[Response]]
@@ -132,6 +135,12 @@ class FakeServer:
         with self._lock:
             self._failures.append(_Failure(status, dict(headers or {}), body, times))
 
+    def fail_for(self, status: int, seconds: float, headers: dict | None = None, body: Any = None) -> None:
+        """Every request gets `status` for `seconds`, counted from the first one it answers (so it
+        can be queued behind fail_next: "three 429s, then 500s for a minute, then recovered")."""
+        with self._lock:
+            self._failures.append(_Failure(status, dict(headers or {}), body, 0, seconds))
+
     def reset(self) -> None:
         """Forget recorded traffic, pending failures and subclass state."""
         with self._lock:
@@ -150,13 +159,19 @@ class FakeServer:
 
     def _take_failure(self) -> _Failure | None:
         with self._lock:
-            if not self._failures:
-                return None
-            f = self._failures[0]
-            f.times -= 1
-            if f.times <= 0:
-                self._failures.popleft()
-            return f
+            while self._failures:
+                f = self._failures[0]
+                if f.seconds is None:
+                    f.times -= 1
+                    if f.times <= 0:
+                        self._failures.popleft()
+                    return f
+                now = time.monotonic()
+                f.until = f.until or now + f.seconds
+                if now < f.until:
+                    return f
+                self._failures.popleft()  # the window is over: on to the next failure, if any
+            return None
 
     def endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         """Wrap a route handler: record the request, apply injected failures."""

@@ -16,6 +16,7 @@ import gzip
 import json
 import re
 import secrets
+import time
 from collections import Counter
 from typing import Any
 
@@ -321,8 +322,12 @@ class FakeSendGrid(FakeServer):
         return {"errors": [_err(msgs.get(status, f"error {status}"))]}
 
     def default_failure_headers(self, status: int) -> dict[str, str]:
-        # SendGrid's documented rate-limit headers (Retry-After is not one; pass headers= for it).
-        return {"X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "0"} if status == 429 else {}
+        # SendGrid's documented rate-limit headers (Retry-After is not one; pass headers= for it):
+        # Reset is the Unix time the limit resets, at the next whole minute as SendGrid counts.
+        if status != 429:
+            return {}
+        reset = (int(time.time()) // 60 + 1) * 60
+        return {"X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)}
 
     def _reset_state(self) -> None:
         self._messages.clear()

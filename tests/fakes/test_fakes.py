@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -266,6 +267,22 @@ def test_sendgrid_server_errors_times(sg, status, exc):
             sg_post(sg, simple_mail())
         assert ei.value.to_dict["errors"][0]["message"] == "boom"
     assert sg_post(sg, simple_mail()).status_code == 202
+
+
+def test_sendgrid_rate_limit_then_an_outage_window_then_recovered(sg):
+    sg.fail_next(429)
+    sg.fail_for(500, seconds=1.5)
+    with pytest.raises(sg_exc.TooManyRequestsError) as ei:
+        sg_post(sg, simple_mail())
+    assert int(ei.value.headers["X-RateLimit-Reset"]) > time.time()  # a Unix time, as SendGrid sends it
+    for _ in range(3):  # the window answers every request while it lasts
+        with pytest.raises(sg_exc.InternalServerError):
+            sg_post(sg, simple_mail())
+    time.sleep(1.6)
+    assert sg_post(sg, simple_mail()).status_code == 202
+    requests = sg.requests
+    assert [r.status for r in requests] == [429, 500, 500, 500, 202]
+    assert [r.received_at for r in requests] == sorted(r.received_at for r in requests)
 
 
 def test_sendgrid_reject_address(sg):
