@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import socket
+import time
 import urllib.error
 from datetime import UTC, datetime
 
@@ -149,7 +150,7 @@ class EmailActivities:
         except HTTPError as e:
             body = e.body.decode(errors="replace") if isinstance(e.body, bytes) else str(e.body)
             raise classify_http(
-                e.status_code, f"SendGrid: {body[:500]}", (e.headers or {}).get("Retry-After")
+                e.status_code, f"SendGrid: {body[:500]}", retry_after(e.headers or {}, time.time())
             ) from None
         except (urllib.error.URLError, OSError) as e:
             if not_sent(e):
@@ -162,3 +163,15 @@ def not_sent(e: OSError) -> bool:
     """Errors raised before a byte of the request left: refused connection, unknown host."""
     reason = e.reason if isinstance(e, urllib.error.URLError) else e
     return isinstance(reason, (ConnectionRefusedError, socket.gaierror))
+
+
+def retry_after(headers, now: float) -> str | None:
+    """Seconds to wait before the next attempt: Retry-After when given, else what SendGrid's 429
+    says in X-RateLimit-Reset (a Unix time), so a rate-limited send waits for the window to reopen."""
+    if headers.get("Retry-After"):
+        return str(headers.get("Retry-After"))
+    reset = headers.get("X-RateLimit-Reset")
+    try:
+        return f"{max(1.0, float(reset) - now):.0f}" if reset else None
+    except ValueError:
+        return None

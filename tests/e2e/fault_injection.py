@@ -91,6 +91,7 @@ class FaultRun:
         rows += [("worker SIGKILLs / self-exits", f"{self.kills} / {self.worker_exits}")]
         rows += [("dev server SIGKILL + restarts", str(self.server_restarts))]
         rows += [("SendGrid 429 / 500 / 400 answered", f"{t.sg_429} / {t.sg_500} / {t.sg_400}")]
+        rows += [("SendGrid retries before X-RateLimit-Reset", str(t.sg_429_early))]
         rows += [("Slack 429 answered; retried after (Retry-After)", f"{t.slack_429}; {t.slack_retry_wait}")]
         rows += [("wall time", f"{self.wall_seconds:.0f} s")]
         width = max(len(k) for k, _ in rows)

@@ -70,6 +70,7 @@ class Tally:
     sg_400: int = 0
     slack_429: int = 0
     slack_retry_wait: str = "-"
+    sg_429_early: int = 0  # SendGrid retries that came before X-RateLimit-Reset said
     problems: list[str] = field(default_factory=list)
 
 
@@ -157,6 +158,7 @@ def tally(
             for w in waits
             if w < retry_after
         ]
+    bad += _rate_limit_waits(t, sg)
     t.problems = bad
     return t
 
@@ -165,6 +167,26 @@ def _args(r: RecordedRequest) -> dict:
     if r.headers.get("content-type", "").startswith("application/json"):
         return r.json() or {}
     return {k: v[0] for k, v in parse_qs(r.body.decode()).items()}
+
+
+def _idempotency_key(r: RecordedRequest) -> str | None:
+    body = r.json() or {}
+    return (body.get("custom_args") or {}).get("idempotency_key")
+
+
+def _rate_limit_waits(t: Tally, sg: FakeSendGrid) -> list[str]:
+    """A send answered 429 is tried again no earlier than its X-RateLimit-Reset (1 s of rounding)."""
+    sends = [r for r in sg.requests if r.path == "/v3/mail/send"]
+    bad = []
+    for r in (x for x in sends if x.status == 429):
+        headers = {k.lower(): v for k, v in r.response_headers.items()}
+        reset = float(headers.get("x-ratelimit-reset") or 0)
+        key = _idempotency_key(r)
+        again = next((x for x in sends if x.received_at > r.received_at and _idempotency_key(x) == key), None)
+        if again is not None and again.received_at < reset - 1:
+            t.sg_429_early += 1
+            bad.append(f"SendGrid retried {key} {reset - again.received_at:.1f} s before X-RateLimit-Reset")
+    return bad
 
 
 def _same(a: RecordedRequest, b: RecordedRequest) -> bool:

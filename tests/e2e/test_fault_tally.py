@@ -1,9 +1,11 @@
 """The fault-injection tally (fault_tally.py) on traffic made by hand, no Temporal: it must see an
 email sent twice, one lost, a check task standing for an unknown outcome, a missing task card, a
-missing Slack message and a Slack retry that came before its Retry-After."""
+missing Slack message, a Slack retry that came before its Retry-After and a SendGrid retry before
+its X-RateLimit-Reset."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import httpx
@@ -90,7 +92,14 @@ def test_a_clean_run_has_no_problems_and_the_faults_are_counted(world):
 def test_twice_lost_unknown_missing_and_an_early_retry_are_each_caught(world):
     exp, accts, sg, slack, tmp = world
     twice, lost, unknown, *rest = exp.emails
-    for key in [twice, twice, *rest]:
+    reset = {
+        "X-RateLimit-Limit": "600",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": f"{time.time() + 30:.0f}",
+    }
+    sg.fail_next(429, headers=reset)
+    assert mail(sg, rest[-1]) == 429
+    for key in [twice, twice, *rest]:  # rest[-1] again at once, before the reset
         mail(sg, key)
     for key in (unknown, rest[0]):  # unknown outcomes: one never sent, one that had arrived
         (tmp / (file_name(key, "") + "-check.md")).write_text("check whether it arrived")
@@ -109,3 +118,4 @@ def test_twice_lost_unknown_missing_and_an_early_retry_are_each_caught(world):
     assert "no Slack message for Fault Co 001" in found
     assert "after a 429 with Retry-After 30" in found
     assert "the refused address was never tried" in found
+    assert f"SendGrid retried {rest[-1]}" in found and t.sg_429_early == 1
