@@ -45,7 +45,7 @@ async def stack(tmp_path_factory):
                 hubspot_api_url=hs.url,  # the worker's deal intakes read the fake HubSpot
                 hubspot_access_token="hs-test-token",
             )
-            config = service_config(hs.url)
+            config = service_config()
             worker = worker_module.build_worker(env.client, settings)
             task = asyncio.create_task(worker.run())
             try:

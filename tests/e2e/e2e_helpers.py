@@ -94,9 +94,9 @@ class Stack:
         return self.service.url
 
 
-def service_config(hubspot_url: str, **overrides) -> ServiceConfig:
+def service_config(**overrides) -> ServiceConfig:
+    """The service's side (the worker reads HubSpot: its Settings, conftest.py)."""
     return ServiceConfig(
-        hubspot_api_url=hubspot_url,
         hubspot_access_token="hs-test-token",
         hubspot_client_secret=HS_SECRET,
         slack_signing_secret=SLACK_SECRET,

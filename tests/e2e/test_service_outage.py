@@ -46,7 +46,7 @@ async def test_temporal_down_is_503_and_the_retry_succeeds_after_restart(tmp_pat
         task_queue="outage",
         team_file=REPO_ROOT / "team.yaml",
     )
-    app = create_app(settings, config=service_config("http://127.0.0.1:9", temporal_timeout=5))
+    app = create_app(settings, config=service_config(temporal_timeout=5))
     auth = {"Authorization": f"Bearer {DEAL_TOKEN}"}
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://svc", timeout=60

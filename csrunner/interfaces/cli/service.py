@@ -14,7 +14,7 @@ def serve(host: str, port: int) -> None:
     """Run the HTTP service (webhooks, feeds, Slack buttons, action API, inbox; docs at /docs).
 
     Settings from the environment: TEMPORAL_ADDRESS, HUBSPOT_CLIENT_SECRET, HUBSPOT_ACCESS_TOKEN,
-    HUBSPOT_API_URL, HUBSPOT_CLOSED_WON_STAGES, DEAL_WEBHOOK_TOKEN, FEED_TOKEN, SLACK_SIGNING_SECRET,
+    HUBSPOT_CLOSED_WON_STAGES, DEAL_WEBHOOK_TOKEN, FEED_TOKEN, SLACK_SIGNING_SECRET,
     SLACK_BOT_TOKEN, SLACK_API_URL, API_TOKENS ("token:person_id,..."), API_TOKENS_FILE, TEAM_FILE
     (README "Configuration (environment)"). A missing or malformed value is refused, one line each.
     It starts even when Temporal is down, answering 503 until Temporal is back. SIGTERM or
