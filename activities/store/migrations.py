@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from activities.store.ledger import StoreError
+
 
 class Migration(NamedTuple):
     version: int
@@ -45,3 +47,11 @@ MIGRATIONS = (
 )
 LATEST = MIGRATIONS[-1].version
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
+
+
+def still_to_apply(version: int) -> list[Migration]:
+    """The steps a store at schema `version` still needs; a store newer than this release (a
+    rollback after an upgrade) is refused rather than written with the old shape."""
+    if version > LATEST:
+        raise StoreError(f"the ledger's schema is version {version}, newer than this release's {LATEST}")
+    return [m for m in MIGRATIONS if m.version > version]

@@ -10,7 +10,7 @@ from psycopg import Error as PgError
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from activities.store.ledger import IN_FLIGHT_SECONDS, Ledger, StoreError
-from activities.store.migrations import LATEST, MIGRATIONS, VERSION_TABLE
+from activities.store.migrations import VERSION_TABLE, still_to_apply
 from csrunner.config.database import check_database_url, where
 
 #: pg_advisory_xact_lock key: hosts starting together migrate one after the other.
@@ -57,15 +57,10 @@ class PostgresLedger(Ledger):
             conn.execute(VERSION_TABLE)
             row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
             version = row[0] if row else 0
-            if version > LATEST:
-                raise StoreError(
-                    f"the ledger's schema is version {version}, newer than this release's {LATEST}"
-                )
-            for m in MIGRATIONS:
-                if m.version > version:
-                    for statement in m.postgres:
-                        conn.execute(statement.encode())
-                    conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (m.version,))
+            for m in still_to_apply(version):
+                for statement in m.postgres:
+                    conn.execute(statement.encode())
+                conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (m.version,))
 
     def close(self) -> None:
         atexit.unregister(self.close)

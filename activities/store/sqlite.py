@@ -7,8 +7,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from activities.store.ledger import IN_FLIGHT_SECONDS, Ledger, StoreError
-from activities.store.migrations import LATEST, MIGRATIONS, VERSION_TABLE
+from activities.store.ledger import IN_FLIGHT_SECONDS, Ledger
+from activities.store.migrations import VERSION_TABLE, still_to_apply
 
 _NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 
@@ -40,15 +40,10 @@ class SqliteLedger(Ledger):
             try:
                 db.execute(VERSION_TABLE)
                 version = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
-                if version > LATEST:
-                    raise StoreError(
-                        f"the ledger's schema is version {version}, newer than this release's {LATEST}"
-                    )
-                for m in MIGRATIONS:
-                    if m.version > version:
-                        for statement in m.sqlite:
-                            db.execute(statement)
-                        db.execute("INSERT INTO schema_version (version) VALUES (?)", (m.version,))
+                for m in still_to_apply(version):
+                    for statement in m.sqlite:
+                        db.execute(statement)
+                    db.execute("INSERT INTO schema_version (version) VALUES (?)", (m.version,))
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
