@@ -159,7 +159,7 @@ def banner(
         f"Outbox     {settings.outbox_dir}",
         "Try:       csr deal-closed examples/acme.yaml --deal 9001",
     ]
-    return "\n".join(lines + [f"Warning:   {p}" for p in config.startup_problems()])
+    return "\n".join(lines + [f"Warning:   {p}" for p in config.startup_problems(settings)])
 
 
 def _service(client, settings: Settings, config: ServiceConfig, http_port: int) -> uvicorn.Server:

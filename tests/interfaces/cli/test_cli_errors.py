@@ -130,3 +130,7 @@ def test_csr_up_suggests_the_readme_first_step(tmp_path):
     assert warned.splitlines()[-1].startswith(
         "Warning:   HUBSPOT_CLIENT_SECRET is set but HUBSPOT_ACCESS_TOKEN"
     )
+    slack = banner(
+        settings.model_copy(update={"slack_bot_token": "xoxb-1"}), ServiceConfig(), tmp_path, 1, 2, 3
+    )
+    assert slack.splitlines()[-1].startswith("Warning:   SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET")
