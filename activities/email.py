@@ -116,6 +116,8 @@ class EmailActivities:
         attempt = self.ledger.begin(key, "sendgrid", f"to {mail.to}: {mail.subject}"[:300])
         if attempt.state == "sent":
             return EmailResult(**{**(attempt.result or {}), "duplicate": True})
+        if attempt.state == "wait":
+            raise transient(f"SendGrid's rate limit: {key} waits {attempt.wait:.0f} s more", attempt.wait)
         if attempt.state == "in_flight":
             raise transient(f"{key} is being sent by {attempt.worker or 'another worker'}; retry later", 2)
         if attempt.state == "unknown":
@@ -125,7 +127,8 @@ class EmailActivities:
         try:
             message_id = self._post(client, key, mail)
         except ApplicationError as e:  # SendGrid answered, or the request never left: not sent
-            self.ledger.fail(key, e.message)
+            delay = e.next_retry_delay.total_seconds() if e.next_retry_delay else 0
+            self.ledger.fail(key, e.message, time.time() + delay if delay else None)
             raise
         except OSError as e:  # it left and no answer came back: maybe sent
             self.ledger.lost(key, str(e))

@@ -6,6 +6,7 @@ the backends (sqlite.py, postgres.py) run it and migrate their schema."""
 from __future__ import annotations
 
 import json
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Literal, Optional
@@ -22,11 +23,13 @@ class StoreError(Exception):
 @dataclass(frozen=True)
 class Attempt:
     """What `begin` found: `new` (this worker may send), `sent` (with the stored result),
-    `in_flight` (another worker is sending now) or `unknown` (an attempt whose fate nobody knows)."""
+    `in_flight` (another worker is sending now), `unknown` (an attempt whose fate nobody knows) or
+    `wait` (the provider's rate limit said not before `wait` more seconds)."""
 
-    state: Literal["new", "sent", "in_flight", "unknown"]
+    state: Literal["new", "sent", "in_flight", "unknown", "wait"]
     result: Optional[dict[str, Any]] = None
     worker: str = ""
+    wait: float = 0.0
 
 
 class Ledger(ABC):
@@ -67,6 +70,9 @@ class Ledger(ABC):
         )
         if inserted == 1:
             return Attempt("new")
+        wait = self._rate_limited_for(key)
+        if wait > 0:  # the hint outlives the attempt that got it (a worker killed before its retry)
+            return Attempt("wait", wait=wait)
         _, claimed = self._exec(  # a failure known not to have sent: this worker tries again
             "UPDATE sent SET state = 'attempt', summary = %s, worker = %s, attempted_at = {now},"
             " result = NULL WHERE key = %s AND state = 'failed'",
@@ -92,9 +98,10 @@ class Ledger(ABC):
             "UPDATE sent SET state = 'sent', result = %s, at = {now} WHERE key = %s", (_json(result), key)
         )
 
-    def fail(self, key: str, why: str) -> None:
-        """The provider refused it, or the request never left: a retry may send."""
-        self._outcome(key, "failed", why)
+    def fail(self, key: str, why: str, retry_at: Optional[float] = None) -> None:
+        """The provider refused it, or the request never left: a retry may send (not before
+        `retry_at`, a Unix time, when the provider's rate limit said so)."""
+        self._outcome(key, "failed", why, {"retry_at": retry_at} if retry_at else {})
 
     def lost(self, key: str, why: str) -> None:
         """The request left and no answer came back: nobody knows whether it was delivered."""
@@ -108,11 +115,17 @@ class Ledger(ABC):
         names = ("key", "channel", "state", "result", "summary", "worker")
         return dict(zip(names, rows[0], strict=True)) if rows else None
 
-    def _outcome(self, key: str, state: str, why: str) -> None:
+    def _outcome(self, key: str, state: str, why: str, extra: Optional[dict[str, Any]] = None) -> None:
         self._exec(
             "UPDATE sent SET state = %s, result = %s, at = {now} WHERE key = %s AND state = 'attempt'",
-            (state, _json({"error": why[:500]}), key),
+            (state, _json({"error": why[:500], **(extra or {})}), key),
         )
+
+    def _rate_limited_for(self, key: str) -> float:
+        """Seconds left before a failed send may be tried again (0: now)."""
+        rows, _ = self._exec("SELECT result FROM sent WHERE key = %s AND state = 'failed'", (key,))
+        retry_at = json.loads(rows[0][0] or "{}").get("retry_at") if rows else None
+        return max(0.0, float(retry_at) - time.time()) if retry_at else 0.0
 
     @abstractmethod
     def _cutoff(self) -> Any:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -94,6 +95,30 @@ def test_a_500_then_a_retry_sends_once(tmp_path):
         assert email.send_email(_request(key)).duplicate
     assert [r.status for r in sg.requests] == [500, 202]
     assert sg.count_custom_arg("idempotency_key", key) == 1
+
+
+def test_a_429_is_not_retried_before_its_reset_even_by_another_worker(tmp_path):
+    """The reset is kept with the failure: a worker killed after the 429, whose attempt Temporal
+    retries at once, or another host, still waits for it."""
+    key = "wf/onboarding/day0-welcome"
+    reset = {
+        "X-RateLimit-Limit": "600",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": f"{time.time() + 30:.0f}",
+    }
+    with FakeSendGrid() as sg:
+        settings = settings_for(tmp_path, sg)
+        email = _email(settings, SqliteLedger(tmp_path / "l.sqlite3", "w1"))
+        sg.fail_next(429, headers=reset)
+        with pytest.raises(ApplicationError) as limited:
+            email.send_email(_request(key))
+        other = _email(settings, SqliteLedger(tmp_path / "l.sqlite3", "w2"))
+        with pytest.raises(ApplicationError) as early:
+            other.send_email(_request(key))
+    assert limited.value.type == TRANSIENT and early.value.type == TRANSIENT
+    for e in (limited.value, early.value):
+        assert e.next_retry_delay is not None and 25 <= e.next_retry_delay.total_seconds() <= 31
+    assert [r.status for r in sg.requests] == [429]  # the early retry never reached SendGrid
 
 
 def test_a_refused_connection_may_be_retried(tmp_path):
