@@ -16,6 +16,7 @@ from temporalio.exceptions import ActivityError, ChildWorkflowError, WorkflowAlr
 with workflow.unsafe.imports_passed_through():
     from csrunner.domain import journey_view, lifecycle
     from csrunner.domain.definitions import PlaybookDefinition
+    from csrunner.domain.effectiveness import held_out
     from csrunner.domain.journey_messages import (
         ExpansionSignal,
         JourneyEvent,
@@ -123,6 +124,7 @@ class JourneyEffects:
             started_at=now,
             ends_at=now + timedelta(days=span),
             reason=reason,
+            held_out=bool(d.holdout_percent) and held_out(st.account_id, d.id, d.holdout_percent),
         )
         st.plays = journey_view.keep_plays([*st.plays, run], self.rules.finished_plays_max)
         st.last_started[playbook] = now

@@ -99,6 +99,9 @@ class PlayRun(Model):
     status: Literal["running", "completed", "preempted", "failed"] = "running"
     ended_at: Optional[datetime] = None
     reason: str = ""
+    #: In the play's holdout as its definition said when it started (None: started by a release
+    #: that did not record it; the report then uses today's holdout_percent).
+    held_out: Optional[bool] = None
 
 
 class JourneyEvent(Model):

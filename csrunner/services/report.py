@@ -71,7 +71,11 @@ def account_snapshot(
                 playbook=p.playbook,
                 started_at=p.started_at,
                 status=p.status,
-                held_out=held_out(v.account_id, p.playbook, holdouts.get(p.playbook, 0)),
+                held_out=(
+                    p.held_out
+                    if p.held_out is not None
+                    else held_out(v.account_id, p.playbook, holdouts.get(p.playbook, 0))
+                ),
             )
             for p in v.plays
         ],

@@ -84,5 +84,7 @@ def test_a_journey_view_becomes_a_snapshot():
     assert s.expansion_signal == "expansion signal 'seats'"
     assert s.first_value_at == T0 + 7 * D
     assert s.renewal_at is None  # no contract_end fact
+    recorded = v.model_copy(update={"plays": [v.plays[0].model_copy(update={"held_out": True})]})
+    assert account_snapshot(recorded, {"onboarding": 0}).plays[0].held_out  # as it was when it started
     dated = account_snapshot(v.model_copy(update={"facts": {"contract_end": "2027-03-31"}}), {})
     assert dated.renewal_at == datetime(2027, 3, 31, tzinfo=UTC)
