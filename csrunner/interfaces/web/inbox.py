@@ -16,7 +16,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
+from csrunner.config.facts import facts_schema
+from csrunner.config.sourcemap import DefinitionError
 from csrunner.domain.definitions import TEAM_ROLES
+from csrunner.domain.facts import FactsSchema
 from csrunner.domain.messages import Action
 from csrunner.domain.timefmt import human_time
 from csrunner.interfaces.web.auth import Principal, principal_for, team_of
@@ -184,9 +187,27 @@ async def account_page(account_id: str, request: Request):
         account_id=account_id,
         account_name=(tl.account_name if tl else "") or account_id,
         tl=tl,
+        facts=fact_rows(request.app.state.svc.settings.facts_path, tl.facts if tl else {}),
         problem=problem,
         person_name=request.app.state.svc.name,
     )
+
+
+def fact_rows(schema_path: Path, facts: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, value as read) of an account's facts, in the schema's order, unknown names last."""
+    try:
+        schema = facts_schema(schema_path)
+    except (DefinitionError, OSError):  # a broken schema file: the values still show, by name
+        schema = FactsSchema()
+    order = {f.name: i for i, f in enumerate(schema.facts)}
+
+    def shown(value: Any) -> str:
+        return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+    return [
+        ((spec.label if (spec := schema.get(name)) else name), shown(value))
+        for name, value in sorted(facts.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
+    ]
 
 
 def edits_from(form: Any) -> dict[str, str]:

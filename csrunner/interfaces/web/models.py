@@ -233,6 +233,11 @@ class Timeline(BaseModel):
     account_name: str = ""
     runs: list[str]
     entries: list[TimelineEntry]
+    facts: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the account's facts as its journey keeps them (playbooks/scoring/facts.yaml); "
+        "empty for an account without a journey",
+    )
 
 
 class Health(BaseModel):

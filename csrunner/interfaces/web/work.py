@@ -7,6 +7,7 @@ import asyncio
 import random
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
@@ -16,6 +17,7 @@ from csrunner.domain.timefmt import human_time
 from csrunner.interfaces.web.auth import Principal, may_act, team_of
 from csrunner.interfaces.web.errors import ServiceError, temporal_call
 from csrunner.interfaces.web.models import ACCOUNT_ID, ActResult, PendingItem, Timeline, TimelineEntry
+from csrunner.services.journeys import journey_view
 from csrunner.services.runs import ActionRefused, act, view
 from workflows.search_attributes import CSM_ID
 
@@ -124,8 +126,25 @@ async def timeline(svc, who: Principal, account_id: str) -> Timeline:
     # the newest run's name: what the account is called now
     name = max(runs, key=lambda r: r[2].started_at)[2].account_name or account_id
     return Timeline(
-        account_id=account_id, account_name=name, runs=[wid for wid, _, _ in runs], entries=entries
+        account_id=account_id,
+        account_name=name,
+        runs=[wid for wid, _, _ in runs],
+        entries=entries,
+        facts=await _journey_facts(svc, account_id),
     )
+
+
+async def _journey_facts(svc, account_id: str) -> dict[str, Any]:
+    """The facts the account's journey keeps ({} for a playbook run on its own)."""
+    client = await svc.client()
+    async with svc.queries:
+        try:
+            async with temporal_call(svc, f"reading the journey of {account_id}"):
+                return dict((await journey_view(client, account_id)).facts)
+        except ServiceError as e:
+            if e.status == 503:
+                raise
+            return {}
 
 
 async def perform(svc, who: Principal, workflow_id: str, action: Action) -> ActResult:

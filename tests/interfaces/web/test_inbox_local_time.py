@@ -51,7 +51,11 @@ def inbox(monkeypatch):
     async def fake_views(svc, query, what):
         return [("playbook:acme:onboarding", "tom", _run())]
 
+    async def fake_facts(svc, account_id):
+        return {"tier": "Gold", "open_issues": ["SSO login", "CSV exports"], "contract_end": "2027-03-31"}
+
     monkeypatch.setattr(work, "_views", fake_views)
+    monkeypatch.setattr(work, "_journey_facts", fake_facts)
     settings = Settings(team_file=REPO_ROOT / "team.yaml")
     app = create_app(settings, config=ServiceConfig(api_tokens={"tok-tom": "tom", "tok-carlos": "carlos"}))
     return TestClient(app)
@@ -84,6 +88,17 @@ def test_the_account_page_is_titled_with_the_accounts_name(inbox):
     assert "<title>Acme Retail · timeline · CS playbooks</title>" in page
     assert '<h1>Acme Retail <small class="muted">acme</small></h1>' in page
     assert ">Tue 1 Dec 2099, 03:00 (New York)</time>" in page  # 08:00 UTC
+
+
+def test_the_account_page_shows_its_facts_by_label_in_the_schema_order(inbox):
+    _sign_in(inbox, "tok-tom")
+    page = inbox.get("/inbox/accounts/acme").text
+    rows = re.findall(r"<dt>([^<]+)</dt><dd>([^<]+)</dd>", page)
+    assert rows == [  # facts.yaml's order: open issues, contract end, tier
+        ("Open issues", "SSO login, CSV exports"),
+        ("Contract end date", "2027-03-31"),
+        ("Customer tier", "Gold"),
+    ]
 
 
 def test_who_acted_first_is_told_in_the_refused_persons_zone():
