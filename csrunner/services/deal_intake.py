@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from csrunner.config.settings import Settings
 from csrunner.domain.deal_intake import DealIntakeInput, DealIntakeResult, intake_id
+from csrunner.services.temporal import start_once
 from workflows.deal_intake import DealIntakeWorkflow
 
 
@@ -18,18 +18,14 @@ async def start_deal_intake(
     """(intake workflow id, whether this call started it), once Temporal has durably recorded the
     start. A deal already taken in (running, or finished without failing) is a no-op: HubSpot's
     redelivery never reads it twice; a failed intake may be started again."""
-    wid = intake_id(portal_id, deal_id)
-    try:
-        await client.start_workflow(
-            DealIntakeWorkflow.run,
-            DealIntakeInput(deal_id=deal_id, portal_id=portal_id),
-            id=wid,
-            task_queue=settings.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-        )
-    except WorkflowAlreadyStartedError:
-        return wid, False
-    return wid, True
+    return await start_once(
+        client,
+        DealIntakeWorkflow.run,
+        DealIntakeInput(deal_id=deal_id, portal_id=portal_id),
+        intake_id(portal_id, deal_id),
+        settings.task_queue,
+        WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+    )
 
 
 async def intake_result(client: Client, portal_id: int | None, deal_id: str) -> DealIntakeResult:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from csrunner.config.accounts import Team, TeamMember
@@ -13,6 +13,7 @@ from csrunner.config.catalog import Catalog
 from csrunner.config.settings import Settings
 from csrunner.domain.lifecycle import EXPANSION, NPS, ONBOARDING, RECOVERY
 from csrunner.domain.messages import Account, Action, PlaybookInput, RunView
+from csrunner.services.temporal import start_once
 from csrunner.services.versions import Registry
 from workflows.playbook import PlaybookWorkflow
 from workflows.search_attributes import CSM_ID
@@ -97,20 +98,16 @@ async def start_run(
             f"{account.id}'s journey runs (journey:{account.id}) and starts {playbook} itself: "
             f"nothing started; see it with `csr journey {account.id}`"
         )
-    wid = workflow_id or run_id(account.id, playbook)
-    try:
-        await client.start_workflow(
-            PlaybookWorkflow.run,
-            PlaybookInput(
-                account=account, playbook=playbook, definitions=live(settings, catalog).bundle(playbook)
-            ),
-            id=wid,
-            task_queue=settings.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
-    except WorkflowAlreadyStartedError:
-        return wid, False
-    return wid, True
+    return await start_once(
+        client,
+        PlaybookWorkflow.run,
+        PlaybookInput(
+            account=account, playbook=playbook, definitions=live(settings, catalog).bundle(playbook)
+        ),
+        workflow_id or run_id(account.id, playbook),
+        settings.task_queue,
+        WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    )
 
 
 async def act(client: Client, workflow_id: str, action: Action) -> RunView:

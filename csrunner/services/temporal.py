@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import TLSConfig
 
 from csrunner.config.settings import Settings
@@ -74,3 +76,15 @@ def dev_server_path() -> str:
 
 def test_server_path() -> str:
     return _binary("temporal-test-server")
+
+
+async def start_once(
+    client: Client, run: Any, arg: Any, wid: str, task_queue: str, reuse: WorkflowIDReusePolicy
+) -> tuple[str, bool]:
+    """Start workflow `wid` unless it already runs (or `reuse` forbids a new run): (id, whether
+    this call started it), once Temporal has durably recorded the start."""
+    try:
+        await client.start_workflow(run, arg, id=wid, task_queue=task_queue, id_reuse_policy=reuse)
+    except WorkflowAlreadyStartedError:
+        return wid, False
+    return wid, True
