@@ -28,9 +28,10 @@ with workflow.unsafe.imports_passed_through():  # this module is also loaded in 
     from csrunner.config.catalog import load_catalog
     from csrunner.config.settings import REPO_ROOT, Settings
     from csrunner.domain.messages import PlaybookInput
-    from csrunner.services.temporal import SEARCH_ATTRIBUTE_KEYS, dev_server_path
+    from csrunner.services.temporal import dev_server_path
     from worker import build_worker
     from workflows.playbook import PlaybookWorkflow
+    from workflows.search_attributes import ALL as SEARCH_ATTRIBUTE_KEYS
 
 
 DONE = 0

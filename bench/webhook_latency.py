@@ -47,7 +47,8 @@ from csrunner.config.catalog import load_catalog  # noqa: E402
 from csrunner.config.settings import Settings  # noqa: E402
 from csrunner.interfaces.web.hubspot import sign_v3  # noqa: E402
 from csrunner.services.runs import start_run  # noqa: E402
-from csrunner.services.temporal import SEARCH_ATTRIBUTE_KEYS, dev_server_path  # noqa: E402
+from csrunner.services.temporal import dev_server_path  # noqa: E402
+from workflows.search_attributes import ALL as SEARCH_ATTRIBUTE_KEYS  # noqa: E402
 
 PILOT = (ROOT / "tests" / "e2e" / "conftest.py").read_text().split('PILOT = """')[1].split('"""')[0]
 

@@ -26,8 +26,9 @@ from csrunner.config.accounts import load_account, load_team
 from csrunner.config.catalog import load_catalog
 from csrunner.config.settings import REPO_ROOT
 from csrunner.domain.messages import PlaybookInput
-from csrunner.services.temporal import SEARCH_ATTRIBUTE_KEYS, dev_server_path
+from csrunner.services.temporal import dev_server_path
 from workflows.playbook import PlaybookWorkflow
+from workflows.search_attributes import ALL as SEARCH_ATTRIBUTE_KEYS
 
 
 def rss_mib(pid: int) -> float:
