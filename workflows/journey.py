@@ -24,7 +24,7 @@ from typing import Any, Optional
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from csrunner.domain import journey_view, lifecycle
+    from csrunner.domain import journey_view, lifecycle, read_model
     from csrunner.domain.journey_messages import (
         Applied,
         DealClosed,
@@ -60,6 +60,9 @@ class AccountJourneyWorkflow(RecordedHandlers):
         self.current: object = None  # the message being handled
         self.waiters = 0  # `apply` updates waiting for their batch to be handled
         self._sa: tuple = tuple(self.state.published)
+        self.memo = False  # publishes the dashboard's row (set in run)
+        self._memo: Optional[read_model.AccountSnapshot] = None
+        self._plays_seen: tuple = ()
 
     @workflow.run
     async def run(self, inp: JourneyInput) -> None:
@@ -72,8 +75,12 @@ class AccountJourneyWorkflow(RecordedHandlers):
             self.model = await self._load_model()
         self._hold_timer()
         self._publish()
+        self.memo = bool(inp.search_attributes) and workflow.patched(read_model.PATCH)
+        self._publish_memo()
         while True:
-            await workflow.wait_condition(lambda: bool(st.inbox) or self.onboarding_over)
+            await workflow.wait_condition(
+                lambda: bool(st.inbox) or self.onboarding_over or self._plays_moved()
+            )
             handled = paused = 0  # once continue-as-new is due, what is left (if little) travels
             while st.inbox and not (
                 self._continue_as_new_due() and len(st.inbox) <= self.rules.carry_max and not self.waiters
@@ -94,6 +101,7 @@ class AccountJourneyWorkflow(RecordedHandlers):
             if self.onboarding_over:
                 self.onboarding_over = False
                 await (self._retention(speak=True) if self.recorded else self._retention_v1(speak=True))
+            self._publish_memo()
             if self._continue_as_new_due():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 st.runs += 1
@@ -101,6 +109,24 @@ class AccountJourneyWorkflow(RecordedHandlers):
                 workflow.continue_as_new(
                     JourneyInput(account_id=st.account_id, state=st, search_attributes=inp.search_attributes)
                 )
+
+    def _publish_memo(self) -> None:
+        """The dashboard's row of this account (csrunner/domain/read_model.py), upserted in the memo
+        when it changed: the report lists every journey's row instead of querying each one."""
+        if not self.memo:
+            return
+        self._plays_seen = self._play_statuses()
+        row = read_model.account_snapshot(self.view())
+        if row != self._memo:
+            self._memo = row
+            workflow.upsert_memo({read_model.MEMO_KEY: row})
+
+    def _play_statuses(self) -> tuple:
+        return tuple(p.status for p in self.state.plays)
+
+    def _plays_moved(self) -> bool:
+        """A play ended (its watcher changed it) since the row was published: publish again."""
+        return self.memo and self._play_statuses() != self._plays_seen
 
     def _continue_as_new_due(self) -> Optional[str]:
         info = workflow.info()

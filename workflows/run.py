@@ -14,6 +14,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from csrunner.domain import read_model
     from csrunner.domain.context import RunContext
     from csrunner.domain.definitions import AnyStep, EmailStep, PlaybookDefinition
     from csrunner.domain.messages import (
@@ -44,6 +45,7 @@ class PlaybookRun:
         self.notify = common.Notifier(inp.account, self.key)
         self.current: Optional[str] = None  # the step being waited for, then run
         self._sa: common.SearchValues | tuple[()] = ()
+        self._row: Optional[read_model.RunRow] = None
 
     def who(self, ref: str) -> str:
         """Pending items name a person id; a role with nobody behind it falls back to the CSM."""
@@ -146,9 +148,17 @@ class PlaybookRun:
         )
 
     def publish(self) -> None:
-        """Search attributes (ids only, no personal data), upserted only when they change."""
-        if self.inp.search_attributes:
-            self._sa = common.upsert_search_attributes(self.inp.account, self.state, self.current, self._sa)
+        """Search attributes (ids only, no personal data) and the dashboard's row of this run (open
+        work, first value: csrunner/domain/read_model.py), each upserted only when it changes."""
+        if not self.inp.search_attributes:
+            return
+        self._sa = common.upsert_search_attributes(self.inp.account, self.state, self.current, self._sa)
+        if workflow.patched(read_model.PATCH):
+            steps = read_model.first_value_steps(self.inp.definitions)
+            row = read_model.run_row(self.run_view(), self.inp.account.csm.id, steps)
+            if row != self._row:
+                self._row = row
+                workflow.upsert_memo({read_model.MEMO_KEY: row})
 
     def run_view(self) -> RunView:
         st = self.state

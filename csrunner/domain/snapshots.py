@@ -1,5 +1,6 @@
 """Typed snapshots of accounts and pending work: what the report reads of journeys and runs
-(services/report.py builds them from the views through small adapters). Pure pydantic."""
+(built from their views by csrunner/domain/read_model.py, and published in their memos). Pure
+pydantic."""
 
 from __future__ import annotations
 
@@ -21,9 +22,11 @@ class NpsAt(BaseModel):
 
 class PlaySnapshot(BaseModel):
     playbook: str
+    workflow_id: str = ""
     started_at: datetime
     status: Literal["running", "completed", "preempted", "failed"]
-    held_out: bool = False
+    #: None: started by a release that did not record it (read_model.with_holdouts settles it)
+    held_out: Optional[bool] = None
 
 
 class AccountSnapshot(BaseModel):

@@ -12,6 +12,7 @@ from support import catalog
 from csrunner.config.accounts import load_team
 from csrunner.config.settings import REPO_ROOT
 from csrunner.services.journeys import deal_closed, push_nps, push_score
+from csrunner.services import report
 from csrunner.services.report import gather, scope_of
 
 
@@ -55,6 +56,28 @@ async def test_the_report_gathers_real_journeys_scoped_to_the_csm(stack):
     both = await _report(stack, {a_csm, b_csm}, want=3, alerts=1)
     assert both.by_band == {"critical": 1, "healthy": 1, "at_risk": 1}
     assert {w.person for w in both.work} == {a_csm, b_csm}
+
+
+async def test_the_report_reads_the_rows_runs_publish_and_asks_no_run(stack, monkeypatch):
+    """The read model: journeys and runs publish their dashboard rows in their memos, so the report
+    is two visibility listings and not one query per run (a run recorded before it is asked)."""
+    csm = f"csm-{uuid.uuid4().hex[:6]}"
+    acct = _csm(csm)
+    await deal_closed(stack.client, stack.settings, acct, f"deal-{acct.id}")
+    await push_score(stack.client, stack.settings, acct.id, score=45, source="test")
+    r = await _report(stack, {csm}, want=1, alerts=1)
+    asked: list[int] = []
+    real = report._bounded
+
+    async def counted(limit, jobs):
+        asked.append(len(jobs))
+        return await real(limit, jobs)
+
+    monkeypatch.setattr(report, "_bounded", counted)
+    again = await gather(stack.client, stack.settings, catalog(), {csm}, r.as_of)
+    assert sum(asked) == 0  # no journey, no run asked its view
+    assert again == r
+    assert [(w.person, w.approvals + w.tasks) for w in again.work] == [(csm, 1)]  # day 0's kickoff
 
 
 def test_who_sees_what():
