@@ -11,8 +11,8 @@ from support import catalog
 
 from csrunner.config.accounts import load_team
 from csrunner.config.settings import REPO_ROOT
-from csrunner.services.journeys import deal_closed, push_nps, push_score
 from csrunner.services import report
+from csrunner.services.journeys import deal_closed, push_nps, push_score
 from csrunner.services.report import gather, scope_of
 
 
