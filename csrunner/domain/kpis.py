@@ -24,6 +24,7 @@ NPS_TARGETS = {"seed 001": 50.0, "seed 004": 70.0}
 TTFV_TARGET_DAYS = 14  # seed 004: Time to First Value < 14 days
 ONBOARDING_TARGET = 95.0  # seed 004: Onboarding Completion 95%+
 HEALTH_TARGET = 80.0  # seed 004: Customer Health Score 80+ average
+CHURN_TARGET = 5.0  # seeds 001 and 004: churn < 5%
 
 
 class Kpi(BaseModel):
@@ -131,22 +132,38 @@ def _health(accounts: list[AccountSnapshot]) -> Kpi:
 
 
 def _renewals(accounts: list[AccountSnapshot], now: datetime, ranks: dict[str, int]) -> list[Kpi]:
-    dated = [a for a in accounts if a.renewal_at]
+    live = [a for a in accounts if not a.churned_at]
+    dated = [a for a in live if a.renewal_at]
     why = "no account has a contract_end fact"
     if not dated:
-        return [
-            Kpi(name="renewals due (90 days)", no_data=why),
-            Kpi(name="renewals at risk", no_data=why),
-            Kpi(name="churn rate", target="< 5% (seeds 001, 004)", no_data="no churn is recorded"),
-        ]
+        return [Kpi(name="renewals due (90 days)", no_data=why), Kpi(name="renewals at risk", no_data=why)]
     due = [a for a in dated if a.renewal_at and now <= a.renewal_at <= now + timedelta(days=90)]
     top = max(ranks.values(), default=0)
     risky = [a for a in due if a.band and ranks.get(a.band, top) < top]
     return [
         Kpi(name="renewals due (90 days)", value=len(due), basis=f"{len(dated)} account(s) with a date"),
         Kpi(name="renewals at risk", value=len(risky), basis="due within 90 days and below the top band"),
-        Kpi(name="churn rate", target="< 5% (seeds 001, 004)", no_data="no churn is recorded"),
     ]
+
+
+def _churn(accounts: list[AccountSnapshot], now: datetime) -> Kpi:
+    """Accounts that churned in the last 12 months over the portfolio they were part of. Counted
+    once renewals are tracked (a contract_end or churned_on fact): before that, 0% would be a guess."""
+    name, target = "churn rate", f"< {CHURN_TARGET:g}% (seeds 001, 004)"
+    if not any(a.renewal_at or a.churned_at for a in accounts):
+        return Kpi(name=name, target=target, no_data="no account has a contract_end or churned_on fact")
+    since = now - timedelta(days=365)
+    gone = [a for a in accounts if a.churned_at and since <= a.churned_at <= now]
+    base = [a for a in accounts if not a.churned_at or a.churned_at >= since]
+    v = round(100 * len(gone) / len(base), 1) if base else 0.0
+    return Kpi(
+        name=name,
+        value=v,
+        unit="%",
+        target=target,
+        met=v < CHURN_TARGET,
+        basis=f"{len(gone)} of {len(base)} account(s) churned in the last 12 months (churned_on fact)",
+    )
 
 
 def compute(
@@ -184,6 +201,7 @@ def compute(
         _onboarding(accounts),
         _health(accounts),
         *_renewals(accounts, now, ranks),
+        _churn(accounts, now),
         Kpi(name="escalations (30 days)", value=sum(escalations.values()), basis="journey alerts"),
         Kpi(name="expansion pipeline", value=len(expansion), unit="accounts"),
         Kpi(name="approvals pending", value=sum(w.approvals for w in work.values())),

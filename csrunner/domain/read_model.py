@@ -21,6 +21,7 @@ MEMO_KEY = "dashboard"
 PATCH = "dashboard-memo"
 FIRST_VALUE = "first_value_reached"  # the run fact an onboarding task records
 CONTRACT_END = "contract_end"  # the account fact renewals are counted from
+CHURNED_ON = "churned_on"  # the account fact churn is counted from
 
 
 class RunRow(BaseModel):
@@ -69,7 +70,8 @@ def account_snapshot(v: JourneyView) -> AccountSnapshot:
         ],
         escalations=[e.at for e in v.timeline if e.kind == "alert"],
         expansion_signal=next((e.text for e in reversed(v.timeline) if e.kind == "expansion_signal"), ""),
-        renewal_at=contract_end(v.facts),
+        renewal_at=day_fact(v.facts, CONTRACT_END),
+        churned_at=day_fact(v.facts, CHURNED_ON),
     )
 
 
@@ -88,10 +90,10 @@ def with_holdouts(a: AccountSnapshot, holdouts: dict[str, float]) -> AccountSnap
     return a.model_copy(update={"plays": plays})
 
 
-def contract_end(facts: dict) -> Optional[datetime]:
-    """The `contract_end` fact (YYYY-MM-DD, checked where facts enter) as the start of that day, UTC;
-    None when the account has none."""
-    raw = facts.get(CONTRACT_END)
+def day_fact(facts: dict, name: str) -> Optional[datetime]:
+    """A date fact (YYYY-MM-DD, checked where facts enter) as the start of that day, UTC; None when
+    the account has none."""
+    raw = facts.get(name)
     if isinstance(raw, datetime):
         return raw if raw.tzinfo else raw.replace(tzinfo=UTC)
     if isinstance(raw, date):

@@ -47,6 +47,7 @@ class AccountSnapshot(BaseModel):
     escalations: list[datetime] = []  # journey alerts
     expansion_signal: str = ""
     renewal_at: Optional[datetime] = None  # the `contract_end` account fact
+    churned_at: Optional[datetime] = None  # the `churned_on` account fact
 
 
 class PendingSnapshot(BaseModel):

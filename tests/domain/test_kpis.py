@@ -145,6 +145,22 @@ def test_renewals_count_contract_ends_within_90_days_and_those_below_the_top_ban
     due, risky = r.kpi("renewals due (90 days)"), r.kpi("renewals at risk")
     assert (due.value, due.basis) == (3, "5 account(s) with a date")  # 0, 3, 12: 4 is too far, 7 is past
     assert risky.value == 2  # 0 (critical) and 12 (at_risk); 3 is healthy
+    churn = r.kpi("churn rate")
+    assert (churn.value, churn.met) == (0.0, True)  # renewals are tracked and nobody churned
+
+
+def test_churn_counts_the_last_12_months_of_churned_on_facts():
+    accounts = [account(i) for i in range(50)]
+    gone = {0: -10 * D, 1: -200 * D, 2: -364 * D, 3: -400 * D}  # 3 churned before the 12 months
+    for i, delta in gone.items():
+        accounts[i] = accounts[i].model_copy(update={"churned_at": NOW + delta, "renewal_at": NOW - D})
+    accounts[5] = accounts[5].model_copy(update={"renewal_at": NOW + 30 * D})
+    r = compute(accounts, PENDING, NOW, RANKS)
+    churn = r.kpi("churn rate")
+    # 0, 1, 2 churned within 12 months; 3 left before them and is not in the base: 3 / 49
+    assert (churn.value, churn.met) == (round(100 * 3 / 49, 1), False)
+    assert churn.basis == "3 of 49 account(s) churned in the last 12 months (churned_on fact)"
+    assert r.kpi("renewals due (90 days)").value == 1  # churned accounts renew nothing
 
 
 def test_escalations_expansion_and_work_by_person():
