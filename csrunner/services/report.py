@@ -97,10 +97,10 @@ async def gather(
     before the read model (or on a server without our search attributes) by their `view` query."""
     with_sa = await search_attributes_supported(client, settings)
     holdouts = {pid: d.holdout_percent for pid, d in catalog.definitions.items()}
-    journeys = await _listed(client, _query("AccountJourneyWorkflow", scope, with_sa))
-    runs_listed = await _listed(
-        client,
-        _query("PlaybookWorkflow", scope, with_sa, _RUNS if with_sa else "ExecutionStatus = 'Running'"),
+    which = _RUNS if with_sa else "ExecutionStatus = 'Running'"
+    journeys, runs_listed = await asyncio.gather(
+        _listed(client, _query("AccountJourneyWorkflow", scope, with_sa)),
+        _listed(client, _query("PlaybookWorkflow", scope, with_sa, which)),
     )
     accounts = {wid: await _row(w, AccountSnapshot) for wid, w in journeys.items()}
     runs = {wid: await _row(w, RunRow) for wid, w in runs_listed.items()}
