@@ -61,8 +61,7 @@ class AccountJourneyWorkflow(RecordedHandlers):
         self.waiters = 0  # `apply` updates waiting for their batch to be handled
         self._sa: tuple = tuple(self.state.published)
         self.memo = False  # publishes the dashboard's row (set in run)
-        self._memo: Optional[read_model.AccountSnapshot] = None
-        self._plays_seen: tuple = ()
+        self._row_key: Optional[tuple] = None  # what the published row was built from
 
     @workflow.run
     async def run(self, inp: JourneyInput) -> None:
@@ -111,22 +110,27 @@ class AccountJourneyWorkflow(RecordedHandlers):
                 )
 
     def _publish_memo(self) -> None:
-        """The dashboard's row of this account (csrunner/domain/read_model.py), upserted in the memo
-        when it changed: the report lists every journey's row instead of querying each one."""
-        if not self.memo:
+        """The dashboard's row of this account (csrunner/domain/read_model.py) in the memo, upserted
+        when what it is built from changed: the report lists every journey's row instead of querying
+        each one. Whether to upsert is decided here, from the state, never from the row's content:
+        what a row holds may change freely without touching replay."""
+        if not self.memo or self._key() == self._row_key:
             return
-        self._plays_seen = self._play_statuses()
-        row = read_model.account_snapshot(self.view())
-        if row != self._memo:
-            self._memo = row
-            workflow.upsert_memo({read_model.MEMO_KEY: row})
+        self._row_key = self._key()
+        workflow.upsert_memo({read_model.MEMO_KEY: read_model.account_snapshot(self.view())})
+
+    def _key(self) -> tuple:
+        st = self.state
+        last = st.timeline[-1] if st.timeline else None  # deals, bands, alerts, NPS, facts, plays
+        onboarding = bool(st.onboarding_until and workflow.now() < st.onboarding_until)
+        return (last and (last.at, last.kind, last.text), st.score, onboarding, self._play_statuses())
 
     def _play_statuses(self) -> tuple:
         return tuple(p.status for p in self.state.plays)
 
     def _plays_moved(self) -> bool:
         """A play ended (its watcher changed it) since the row was published: publish again."""
-        return self.memo and self._play_statuses() != self._plays_seen
+        return self.memo and self._row_key is not None and self._play_statuses() != self._row_key[-1]
 
     def _continue_as_new_due(self) -> Optional[str]:
         info = workflow.info()

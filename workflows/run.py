@@ -45,7 +45,7 @@ class PlaybookRun:
         self.notify = common.Notifier(inp.account, self.key)
         self.current: Optional[str] = None  # the step being waited for, then run
         self._sa: common.SearchValues | tuple[()] = ()
-        self._row: Optional[read_model.RunRow] = None
+        self._row_key: tuple = ()
 
     def who(self, ref: str) -> str:
         """Pending items name a person id; a role with nobody behind it falls back to the CSM."""
@@ -153,12 +153,18 @@ class PlaybookRun:
         if not self.inp.search_attributes:
             return
         self._sa = common.upsert_search_attributes(self.inp.account, self.state, self.current, self._sa)
-        if workflow.patched(read_model.PATCH):
+        st = self.state
+        # Whether to upsert is decided from the state, never from the row's content (see journey.py).
+        key = (
+            st.playbook,
+            st.facts.get(read_model.FIRST_VALUE),
+            *sorted((k, p.assignee, p.due_at) for k, p in st.pending.items()),
+        )
+        if key != self._row_key and workflow.patched(read_model.PATCH):
+            self._row_key = key
             steps = read_model.first_value_steps(self.inp.definitions)
             row = read_model.run_row(self.run_view(), self.inp.account.csm.id, steps)
-            if row != self._row:
-                self._row = row
-                workflow.upsert_memo({read_model.MEMO_KEY: row})
+            workflow.upsert_memo({read_model.MEMO_KEY: row})
 
     def run_view(self) -> RunView:
         st = self.state

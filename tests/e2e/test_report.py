@@ -8,12 +8,15 @@ from datetime import UTC, datetime
 
 from e2e_helpers import account, eventually
 from support import catalog
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
 
 from csrunner.config.accounts import load_team
 from csrunner.config.settings import REPO_ROOT
 from csrunner.services import report
 from csrunner.services.journeys import deal_closed, push_nps, push_score
 from csrunner.services.report import gather, scope_of
+from worker import WORKFLOWS
 
 
 def _csm(pid: str):
@@ -78,6 +81,12 @@ async def test_the_report_reads_the_rows_runs_publish_and_asks_no_run(stack, mon
     assert sum(asked) == 0  # no journey, no run asked its view
     assert again == r
     assert [(w.person, w.approvals + w.tasks) for w in again.work] == [(csm, 1)]  # day 0's kickoff
+    # Publishing the rows is workflow code: the journey's and its onboarding's histories replay.
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    for wid in (f"journey:{acct.id}", f"journey:{acct.id}/onboarding/1"):
+        history = await stack.client.get_workflow_handle(wid).fetch_history()
+        assert any(e.HasField("workflow_properties_modified_event_attributes") for e in history.events)
+        await replayer.replay_workflow(history)
 
 
 def test_who_sees_what():
