@@ -3,14 +3,17 @@ server in the same run; prints one table and writes it as JSON.
 
     .venv/bin/python bench/run_all.py [--accounts 200] [--deals 60] [--waiting 1000] [--json bench.json]
 
-Rows (ratio = ours / bare throughput, or bare / ours for memory, so higher is better for both):
+Bare does the same calls: its workflows run as many (empty) activities and local activities per
+update, per deal and per child as ours did for the same work in this run, counted from our
+histories (bench/bare.py); the `bare_does` column says what that was. Ratio = ours / bare
+throughput (bare / ours for memory), so higher is better for both.
+  first-update-new        CSV import for accounts never seen | bare update-with-start, new ids
+  deal-path               deal closed → journey → onboarding → welcome email in the outbox | bare:
+                          a workflow with ours' journey's activities, starting children with theirs
   ingest-existing-import  CSV import (update-with-start per account, answered when applied) to
                           journeys past their deal | bare update-with-start to waiting workflows
   ingest-existing-feed    the batch feed's call (one signal per account) until every journey applied
                           it | bare signal-with-start until each signal is handled
-  first-update-new        CSV import for accounts never seen | bare update-with-start, new ids
-  deal-path               deal closed → journey → onboarding → welcome email in the outbox |
-                          bare: a workflow starting a child that runs one activity
   memory-waiting          worker RSS growth with --waiting journeys idle | bare idle workflows
 Not timed assertions: a benchmark. Sizes are arguments; the defaults take a few minutes on 2 cores.
 """
@@ -21,20 +24,25 @@ import argparse
 import asyncio
 import json
 import resource
+import sys
 import tempfile
 import time
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
-from temporalio import activity, workflow
+from temporalio import workflow
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 with workflow.unsafe.imports_passed_through():  # this module is also loaded in the sandbox
+    import bare
+    from bare import BareDeal, BareJourney, Calls
+
     from csrunner.config.accounts import load_account, load_team
     from csrunner.config.settings import REPO_ROOT, Settings
     from csrunner.services import journeys
@@ -42,59 +50,6 @@ with workflow.unsafe.imports_passed_through():  # this module is also loaded in 
     from csrunner.services.temporal import dev_server_path
     from worker import build_worker
     from workflows.search_attributes import ALL as SEARCH_ATTRIBUTE_KEYS
-
-HANDLED = 0
-
-
-@workflow.defn(sandboxed=False)
-class BareJourney:
-    """Waits forever; takes signals and updates and counts them (the bare signal handler)."""
-
-    @workflow.init
-    def __init__(self) -> None:
-        self.n = 0
-
-    @workflow.run
-    async def run(self) -> None:
-        await workflow.wait_condition(lambda: False)
-
-    @workflow.signal
-    def score(self, x: float) -> None:
-        global HANDLED
-        HANDLED += 1
-
-    @workflow.update
-    async def apply(self, x: float) -> int:
-        self.n += 1
-        return self.n
-
-
-@activity.defn
-async def bare_email(_: str) -> str:
-    global HANDLED
-    HANDLED += 1
-    return "sent"
-
-
-@workflow.defn(sandboxed=False)
-class BarePlay:
-    @workflow.run
-    async def run(self, name: str) -> None:
-        await workflow.execute_activity(bare_email, name, start_to_close_timeout=timedelta(seconds=10))
-        await workflow.wait_condition(lambda: False)
-
-
-@workflow.defn(sandboxed=False)
-class BareDeal:
-    @workflow.run
-    async def run(self, name: str) -> None:
-        await workflow.start_child_workflow(
-            BarePlay.run,
-            name,
-            id=f"{workflow.info().workflow_id}/play",
-            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-        )
-        await workflow.wait_condition(lambda: False)
 
 
 def rss_mb() -> float:
@@ -118,10 +73,11 @@ async def until(pred, poll: float = 0.05) -> None:
         await asyncio.sleep(poll)
 
 
-async def bare_updates(client: Client, queue: str, ids: list[str], conc: int) -> float:
+async def bare_updates(client: Client, queue: str, ids: list[str], conc: int, per: Calls) -> float:
     def call(wid: str):
         op = WithStartWorkflowOperation(
             BareJourney.run,
+            per,
             id=wid,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             task_queue=queue,
@@ -135,15 +91,19 @@ async def bare_updates(client: Client, queue: str, ids: list[str], conc: int) ->
     return time.perf_counter() - t
 
 
-async def bare_signals(client: Client, queue: str, ids: list[str], conc: int) -> float:
-    global HANDLED
-    HANDLED, t = 0, time.perf_counter()
+async def bare_signals(client: Client, queue: str, ids: list[str], conc: int, per: Calls) -> float:
+    start, t = bare.COUNTS["signals"], time.perf_counter()
     await gated(
         conc,
         [
             (
                 lambda w=w: client.start_workflow(
-                    BareJourney.run, id=w, task_queue=queue, start_signal="score", start_signal_args=[1.0]
+                    BareJourney.run,
+                    per,
+                    id=w,
+                    task_queue=queue,
+                    start_signal="score",
+                    start_signal_args=[1.0],
                 )
             )
             for w in ids
@@ -151,10 +111,18 @@ async def bare_signals(client: Client, queue: str, ids: list[str], conc: int) ->
     )
 
     async def done() -> bool:
-        return len(ids) <= HANDLED
+        return len(ids) <= bare.COUNTS["signals"] - start
 
     await until(done)
     return time.perf_counter() - t
+
+
+async def _exists(client: Client, wid: str) -> bool:
+    try:
+        await client.get_workflow_handle(wid).describe()
+        return True
+    except RPCError:
+        return False
 
 
 def write_csv(path: Path, ids: list[str], score: float) -> Path:
@@ -177,7 +145,7 @@ async def run(args) -> list[dict]:
         bare_q = f"bench-bare-{run_id}"
         n, conc = args.accounts, args.concurrency
 
-        def row(name: str, ours_s: float, bare_s: float, unit: str, count: int) -> None:
+        def row(name: str, ours_s: float, bare_s: float, unit: str, count: int, per: Calls) -> None:
             r = dict(
                 row=name,
                 count=count,
@@ -185,27 +153,28 @@ async def run(args) -> list[dict]:
                 bare=round(count / bare_s, 1),
                 unit=unit,
                 ratio=round(bare_s / ours_s, 2),
+                bare_does=per.describe(),
             )
             rows.append(r)
-            print(f"{name:24} {r['ours']:>9} {r['bare']:>9} {unit:12} {r['ratio']:>5}", flush=True)
+            print(
+                f"{name:24} {r['ours']:>9} {r['bare']:>9} {unit:12} {r['ratio']:>5}  bare: {r['bare_does']}"
+            )
 
         print(f"{'row':24} {'ours':>9} {'bare':>9} {'unit':12} {'ratio':>5}")
         async with (
             build_worker(client, settings),
-            Worker(
-                client,
-                task_queue=bare_q,
-                workflows=[BareJourney, BareDeal, BarePlay],
-                activities=[bare_email],
-            ),
+            Worker(client, task_queue=bare_q, workflows=[BareJourney, BareDeal], activities=[bare.bare_step]),
         ):
             # new accounts: the first update starts the journey (kept until the deal closes)
             new = [f"new-{run_id}-{i}" for i in range(n)]
             t = time.perf_counter()
             await import_scores(client, settings, write_csv(tmp / "new.csv", new, 80), concurrency=conc)
             ours = time.perf_counter() - t
-            bare = await bare_updates(client, bare_q, [f"bare-new-{run_id}-{i}" for i in range(n)], conc)
-            row("first-update-new", ours, bare, "updates/s", n)
+            per = await bare.count(client, [f"journey:{a}" for a in new], n)
+            bare_s = await bare_updates(
+                client, bare_q, [f"bare-new-{run_id}-{i}" for i in range(n)], conc, per
+            )
+            row("first-update-new", ours, bare_s, "updates/s", n, per)
 
             # deal path: webhook's service call → journey → onboarding → welcome email (outbox)
             d = args.deals
@@ -228,14 +197,21 @@ async def run(args) -> list[dict]:
 
             await until(welcomed)
             ours = time.perf_counter() - t
-            global HANDLED
-            HANDLED, t = 0, time.perf_counter()
+            existing = [f"deal-{run_id}-{i}" for i in range(d)]
+            journey_ids = [f"journey:{a}" for a in existing]
+            deal = await bare.count(client, journey_ids, d)  # by now: what ours did until the emails
+            for play in ("onboarding", "nps"):
+                started = [w for w in (f"{j}/{play}/1" for j in journey_ids) if await _exists(client, w)]
+                if started:
+                    child = await bare.count(client, started, len(started))
+                    deal.children += [child] * round(len(started) / d)
+            activities, t = bare.COUNTS["activities"], time.perf_counter()
             await gated(
                 conc,
                 [
                     (
                         lambda i=i: client.start_workflow(
-                            BareDeal.run, str(i), id=f"bare-deal-{run_id}-{i}", task_queue=bare_q
+                            BareDeal.run, deal, id=f"bare-deal-{run_id}-{i}", task_queue=bare_q
                         )
                     )
                     for i in range(d)
@@ -243,28 +219,30 @@ async def run(args) -> list[dict]:
             )
 
             async def bare_done() -> bool:
-                return d <= HANDLED
+                return d * bare.deal_activities(deal) <= bare.COUNTS["activities"] - activities
 
             await until(bare_done)
-            row("deal-path", ours, time.perf_counter() - t, "deals/s", d)
+            row("deal-path", ours, time.perf_counter() - t, "deals/s", d, deal)
 
             # existing journeys (their deal closed above): import and feed
-            existing = [f"deal-{run_id}-{i}" for i in range(d)]
             reps = max(1, n // d)
+            before = await bare.count(client, journey_ids, 1)
             t = time.perf_counter()
             for k in range(reps):
                 await import_scores(
                     client, settings, write_csv(tmp / f"ex{k}.csv", existing, 70 + k % 20), concurrency=conc
                 )
             ours = time.perf_counter() - t
+            per = bare.difference(await bare.count(client, journey_ids, 1), before, d * reps)
             bare_ids = [f"bare-ex-{run_id}-{i}" for i in range(d)]
-            await bare_updates(client, bare_q, bare_ids, conc)  # they exist first, as ours do
+            await bare_updates(client, bare_q, bare_ids, conc, per)  # they exist first, as ours do
             t = time.perf_counter()
             for _ in range(reps):
-                await bare_updates(client, bare_q, bare_ids, conc)
-            row("ingest-existing-import", ours, time.perf_counter() - t, "updates/s", d * reps)
+                await bare_updates(client, bare_q, bare_ids, conc, per)
+            row("ingest-existing-import", ours, time.perf_counter() - t, "updates/s", d * reps, per)
 
-            before = {a: (await journeys.journey_view(client, a)).updates for a in existing}
+            updates = {a: (await journeys.journey_view(client, a)).updates for a in existing}
+            before = await bare.count(client, journey_ids, 1)
             t = time.perf_counter()
             for k in range(reps):
                 ups = [journeys.score_update(settings, score=60 + k % 30, source="feed")]
@@ -278,14 +256,17 @@ async def run(args) -> list[dict]:
             for a in existing:  # measuring only: the feed itself does not wait
 
                 async def applied(a=a) -> bool:
-                    return (await journeys.journey_view(client, a)).updates >= before[a] + reps
+                    return (await journeys.journey_view(client, a)).updates >= updates[a] + reps
 
                 await until(applied, 0.02)
             ours = time.perf_counter() - t
-            bare = 0.0
+            per = bare.difference(await bare.count(client, journey_ids, 1), before, d * reps)
+            feed_ids = [f"bare-feed-{run_id}-{i}" for i in range(d)]
+            await bare_updates(client, bare_q, feed_ids, conc, per)  # they exist first, as ours do
+            bare_s = 0.0
             for _ in range(reps):
-                bare += await bare_signals(client, bare_q, bare_ids, conc)
-            row("ingest-existing-feed", ours, bare, "updates/s", d * reps)
+                bare_s += await bare_signals(client, bare_q, feed_ids, conc, per)
+            row("ingest-existing-feed", ours, bare_s, "updates/s", d * reps, per)
 
         # memory: a fresh worker holding many idle journeys vs one holding idle bare workflows
         w = args.waiting
@@ -305,7 +286,9 @@ async def run(args) -> list[dict]:
         async with Worker(
             client, task_queue=bare_q + "-m", workflows=[BareJourney], max_cached_workflows=w + 100
         ):
-            await bare_updates(client, bare_q + "-m", [f"bare-m-{run_id}-{i}" for i in range(w)], conc)
+            await bare_updates(
+                client, bare_q + "-m", [f"bare-m-{run_id}-{i}" for i in range(w)], conc, Calls()
+            )
             bare_mb = max(rss_mb() - base, 0.1)
         rows.append(
             dict(
