@@ -7,10 +7,11 @@
   3. the bare-Temporal baseline on the same server in the same run: workflow start → a no-op
      activity, and the ratio of each path to it.
 
-    .venv/bin/python bench/webhook_latency.py [--deals 200] [--clicks 50] [--rate 5]
+    .venv/bin/python bench/webhook_latency.py [--deals 200] [--clicks 50] [--rate 5] [--workers 1]
 
-Topology as in production: the service (`csr serve`) and the worker (`csr worker`) run as their
-own processes against the dev server; the fakes and the bare baseline run in this one.
+Topology as in production: the service (`csr serve`) and --workers `csr worker` processes on one
+task queue run as their own processes against the dev server; the fakes and the bare baseline run
+in this one.
 
 Not part of the test suite.
 """
@@ -250,7 +251,7 @@ def spawn(args: list[str], env: dict) -> subprocess.Popen:
     return subprocess.Popen([csr, *args], env={**os.environ, **env}, stdout=subprocess.DEVNULL)
 
 
-async def main(deals: int, clicks: int, rate: float) -> None:
+async def main(deals: int, clicks: int, rate: float, workers: int) -> None:
     data = Path(tempfile.mkdtemp(prefix="bench-"))
     async with await WorkflowEnvironment.start_local(
         data_converter=pydantic_data_converter,
@@ -282,7 +283,8 @@ async def main(deals: int, clicks: int, rate: float) -> None:
                 task_queue="bench",
                 team_file=ROOT / "team.yaml",
             )
-            procs = [spawn(["worker"], env_vars), spawn(["serve", "--port", str(port)], env_vars)]
+            procs = [*(spawn(["worker"], env_vars) for _ in range(workers))]
+            procs.append(spawn(["serve", "--port", str(port)], env_vars))
             url = f"http://127.0.0.1:{port}"
             try:
                 async with httpx.AsyncClient() as http:
@@ -305,7 +307,8 @@ async def main(deals: int, clicks: int, rate: float) -> None:
                     p.terminate()
                     p.wait(timeout=20)
     print(
-        f"{deals} deals at {rate:g}/s, {clicks} clicks one at a time; service and worker in their own processes"
+        f"{deals} deals at {rate:g}/s, {clicks} clicks one at a time; the service and {workers} "
+        "worker(s) in their own processes"
     )
     print(line("HubSpot webhook -> welcome email", hub))
     print(line("HubSpot webhook -> 200 answered", answered))
@@ -325,5 +328,6 @@ if __name__ == "__main__":
     parser.add_argument("--deals", type=int, default=200)
     parser.add_argument("--clicks", type=int, default=50)
     parser.add_argument("--rate", type=float, default=5.0, help="deals (and bare starts) per second")
+    parser.add_argument("--workers", type=int, default=1, help="`csr worker` processes on the task queue")
     args = parser.parse_args()
-    asyncio.run(main(args.deals, args.clicks, args.rate))
+    asyncio.run(main(args.deals, args.clicks, args.rate, args.workers))
