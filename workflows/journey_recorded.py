@@ -30,6 +30,9 @@ SCORE_RUN = 100  # score updates decided in one call at most (bounds the recorde
 #: The journey holds the NPS survey itself and starts its play only when its first step is due
 #: (day 45), instead of a play sleeping from day 0 (issue 9).
 NPS_SCHEDULED = "nps-scheduled-by-journey"
+#: Updates that bring only account facts (no score, no metrics) at the head of the queue are
+#: applied without asking `journey_decide_scores`: there is nothing to decide.
+FACTS_UNDECIDED = "journey-facts-without-decision"
 
 
 class RecordedHandlers(LegacyHandlers):
@@ -80,6 +83,13 @@ class RecordedHandlers(LegacyHandlers):
             if m.kind != "score":
                 break
             run.append(m)
+        if _facts_only(run[0]) and workflow.patched(FACTS_UNDECIDED):
+            n = 0
+            while n < len(run) and _facts_only(run[n]):
+                self.current = st.inbox.pop(0)  # run[n]
+                self._take_facts(run[n])
+                n += 1
+            return n
         outs = await workflow.execute_activity(
             "journey_decide_scores",
             self._request("score", messages=run),
@@ -249,3 +259,7 @@ class RecordedHandlers(LegacyHandlers):
 
     def _day_at(self, at) -> Optional[int]:
         return lifecycle.lifecycle_day(self.state.closed_at, at)
+
+
+def _facts_only(m) -> bool:
+    return m.kind == "score" and m.score is None and not m.metrics and bool(m.facts)
