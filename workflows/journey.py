@@ -73,12 +73,13 @@ class AccountJourneyWorkflow(RecordedHandlers):
             self._sa = ()
             self.model = await self._load_model()
         self._hold_timer()
+        self._nps_timer()
         self._publish()
         self.memo = bool(inp.search_attributes) and workflow.patched(read_model.PATCH)
         self._publish_memo()
         while True:
             await workflow.wait_condition(
-                lambda: bool(st.inbox) or self.onboarding_over or self._plays_moved()
+                lambda: bool(st.inbox) or self.onboarding_over or self.nps_due or self._plays_moved()
             )
             handled = paused = 0  # once continue-as-new is due, what is left (if little) travels
             while st.inbox and not (
@@ -100,6 +101,9 @@ class AccountJourneyWorkflow(RecordedHandlers):
             if self.onboarding_over:
                 self.onboarding_over = False
                 await (self._retention(speak=True) if self.recorded else self._retention_v1(speak=True))
+            if self.nps_due:  # only runs since the patch nps-scheduled-by-journey hold the survey
+                self.nps_due = False
+                await self._start_scheduled_nps()
             self._publish_memo()
             if self._continue_as_new_due():
                 await workflow.wait_condition(workflow.all_handlers_finished)

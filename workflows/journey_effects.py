@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal, Optional
 
 from temporalio import workflow
@@ -29,18 +29,18 @@ with workflow.unsafe.imports_passed_through():
     from csrunner.domain.journey_rules import PlayStart
     from csrunner.domain.messages import EmailRequest, EmailResult, PlaybookInput, RunState
     from workflows import common
+    from workflows.journey_timers import JourneyTimers
     from workflows.playbook import PlaybookWorkflow
     from workflows.search_attributes import BAND
 
 
-class JourneyEffects:
-    """Base of AccountJourneyWorkflow (its run, signals and handlers are in workflows/journey.py)."""
+class JourneyEffects(JourneyTimers):
+    """Base of AccountJourneyWorkflow (its run, signals and handlers are in workflows/journey.py;
+    its timers (`_hold_timer`) in workflows/journey_timers.py)."""
 
     inp: JourneyInput
     state: JourneyState
     rules: lifecycle.LifecycleRules
-    _timer: bool
-    onboarding_over: bool
     _sa: tuple
 
     async def _apply(
@@ -67,9 +67,11 @@ class JourneyEffects:
         reason: str,
         facts: Optional[dict] = None,
         play: Optional[PlayStart] = None,
+        clock: Optional[datetime] = None,
     ) -> Optional[PlayRun]:
         """A play as a child workflow, with the then-current published definitions: those the
-        decision brought (`play`), or (runs of the previous release) read by an activity."""
+        decision brought (`play`), or (runs of the previous release) read by an activity. Its days
+        count from `clock` (a scheduled play: when it was decided), else from now."""
         st, now, me = self.state, workflow.now(), workflow.info().workflow_id
         if play is not None:
             if play.error:
@@ -95,7 +97,7 @@ class JourneyEffects:
             playbook=d.id,
             version=d.version,
             content_hash=d.content_hash,
-            started_at=now,
+            started_at=clock or now,
             chain=[d.id],
             facts=facts or {},
         )
@@ -122,7 +124,7 @@ class JourneyEffects:
             workflow_id=wid,
             n=n,
             started_at=now,
-            ends_at=now + timedelta(days=span),
+            ends_at=(clock or now) + timedelta(days=span),
             reason=reason,
             held_out=bool(d.holdout_percent) and held_out(st.account_id, d.id, d.holdout_percent),
         )
@@ -251,19 +253,6 @@ class JourneyEffects:
         self._event(
             "expansion_signal", f"expansion signal '{m.signal}'" + (f": {m.detail}" if m.detail else "")
         )
-
-    def _hold_timer(self) -> None:
-        """Retention plays wait for onboarding to end; then the current band gets its play."""
-        until = self.state.onboarding_until
-        if until is None or until <= workflow.now() or self._timer:
-            return
-        self._timer = True
-
-        async def wake() -> None:
-            await workflow.sleep(until - workflow.now(), summary="onboarding ends")
-            self.onboarding_over = True
-
-        asyncio.create_task(wake())
 
     def _take_facts(self, m) -> bool:
         """Keep the account facts a deal or an update brings (issue 11: by name, latest wins, for

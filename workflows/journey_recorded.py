@@ -6,14 +6,18 @@ in one call) and applies the recorded answer. A base of AccountJourneyWorkflow (
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Optional
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from csrunner.domain import lifecycle
     from csrunner.domain.journey_messages import DealClosed, ExpansionSignal, NpsAnswer, ScoreUpdate
-    from csrunner.domain.journey_rules import Kind, Outcome, RuleRequest
+    from csrunner.domain.journey_rules import Kind, Outcome, PlayStart, RuleRequest
+    from csrunner.domain.messages import Schedule, ScheduleRequest
+    from workflows import common
     from workflows.journey_legacy import LegacyHandlers
 
 #: A regular activity, not a local one: a workflow task holding local activities stays open, and
@@ -23,6 +27,12 @@ with workflow.unsafe.imports_passed_through():
 DECIDE_TIMEOUT = timedelta(seconds=10)
 DECIDE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=10))
 SCORE_RUN = 100  # score updates decided in one call at most (bounds the recorded answer)
+#: The journey holds the NPS survey itself and starts its play only when its first step is due
+#: (day 45), instead of a play sleeping from day 0 (issue 9).
+NPS_SCHEDULED = "nps-scheduled-by-journey"
+#: Updates that bring only account facts (no score, no metrics) at the head of the queue are
+#: applied without asking `journey_decide_scores`: there is nothing to decide.
+FACTS_UNDECIDED = "journey-facts-without-decision"
 
 
 class RecordedHandlers(LegacyHandlers):
@@ -40,6 +50,7 @@ class RecordedHandlers(LegacyHandlers):
                 model=None,
                 published=[],
                 batches=[],
+                nps_definitions={},
             )
         )
         return RuleRequest(
@@ -72,6 +83,13 @@ class RecordedHandlers(LegacyHandlers):
             if m.kind != "score":
                 break
             run.append(m)
+        if _facts_only(run[0]) and workflow.patched(FACTS_UNDECIDED):
+            n = 0
+            while n < len(run) and _facts_only(run[n]):
+                self.current = st.inbox.pop(0)  # run[n]
+                self._take_facts(run[n])
+                n += 1
+            return n
         outs = await workflow.execute_activity(
             "journey_decide_scores",
             self._request("score", messages=run),
@@ -112,7 +130,10 @@ class RecordedHandlers(LegacyHandlers):
         if onboarding:
             st.onboarding_until = onboarding.ends_at
             self._hold_timer()
-        await self._start("nps", lifecycle.NPS, plays["nps"].reason, play=plays["nps"])
+        if workflow.patched(NPS_SCHEDULED):
+            await self._schedule_nps(plays["nps"])
+        else:
+            await self._start("nps", lifecycle.NPS, plays["nps"].reason, play=plays["nps"])
         st.inbox[0:0], st.waiting = st.waiting, []  # what arrived before the deal, in order
 
     async def _score(self, m: ScoreUpdate, out: Outcome) -> None:
@@ -179,3 +200,66 @@ class RecordedHandlers(LegacyHandlers):
         if out.decision is not None:
             facts = dict(signal=m.signal, detail=m.detail)
             await self._apply(out.decision, "expansion", True, facts, out.starts)
+
+    # --- the NPS survey, held by the journey until it is due (patch NPS_SCHEDULED) ------------
+
+    async def _schedule_nps(self, play: PlayStart) -> None:
+        """Plan the survey from now, as its play would if started now, and hold it until its
+        first step is due (the state carries it over continue-as-new; `_nps_timer` wakes the loop).
+        Without a plan (the catalog or the planner failed) the play starts now, as before."""
+        st, clock = self.state, workflow.now()
+        d = play.definitions.get(play.playbook)
+        if play.error or d is None or st.account is None:
+            await self._start(play.slot, play.playbook, play.reason, play=play)
+            return
+        req = ScheduleRequest(
+            timezone=st.account.timezone,
+            start=clock,
+            default_time=d.default_time,
+            steps=[(s.id, s.day, s.at) for s in d.steps],
+        )
+        try:
+            plan = await workflow.execute_activity(
+                "plan_schedule",
+                req,
+                result_type=Schedule,
+                start_to_close_timeout=DECIDE_TIMEOUT,
+                retry_policy=RetryPolicy(maximum_attempts=3),
+            )
+        except ActivityError as e:
+            self._event("nps_schedule_failed", f"NPS survey not scheduled ({common.reason(e)}): starts now")
+            await self._start(play.slot, play.playbook, play.reason, play=play)
+            return
+        due = min(plan.steps.values(), default=clock)
+        st.nps_due_at, st.nps_clock, st.nps_reason = due, clock, play.reason
+        st.nps_definitions = play.definitions
+        self._event(
+            "play_scheduled",
+            f"NPS survey scheduled for {due:%a %d %b %Y, %H:%M} UTC (lifecycle day {self._day_at(due)}): "
+            f"{play.playbook} starts then",
+            {"playbook": play.playbook, "due_at": due.isoformat()},
+        )
+        self._nps_timer()
+
+    async def _start_scheduled_nps(self) -> None:
+        """The held survey is due: its play starts once, its days counted from when it was planned."""
+        st = self.state
+        due, clock, defs, reason = st.nps_due_at, st.nps_clock, st.nps_definitions, st.nps_reason
+        st.nps_due_at, st.nps_clock, st.nps_reason, st.nps_definitions = None, None, "", {}
+        if due is None or clock is None:
+            return
+        play = PlayStart(
+            slot="nps",
+            playbook=lifecycle.NPS,
+            reason=reason,
+            definitions=defs,
+            span_days=lifecycle.span_days(defs, lifecycle.NPS),
+        )
+        await self._start("nps", lifecycle.NPS, reason, play=play, clock=clock)
+
+    def _day_at(self, at) -> Optional[int]:
+        return lifecycle.lifecycle_day(self.state.closed_at, at)
+
+
+def _facts_only(m) -> bool:
+    return m.kind == "score" and m.score is None and not m.metrics and bool(m.facts)

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import Field
 
+from csrunner.domain.definitions import PlaybookDefinition
 from csrunner.domain.messages import Account, Model
 from csrunner.domain.scoring import ScoringModel
 from csrunner.domain.triggers import FiredTrigger, Observation
@@ -135,6 +136,13 @@ class JourneyState(Model):
     account: Optional[Account] = None
     closed_at: Optional[datetime] = None
     onboarding_until: Optional[datetime] = None
+    #: The NPS survey while the journey holds it (patch `nps-scheduled-by-journey`): started as a
+    #: play at `nps_due_at` (its first step's due time), its days counted from `nps_clock` (when
+    #: the deal was handled), with the definitions the deal decided. All cleared once it starts.
+    nps_due_at: Optional[datetime] = None
+    nps_clock: Optional[datetime] = None
+    nps_reason: str = ""
+    nps_definitions: dict[str, PlaybookDefinition] = {}
     deals: dict[str, DealRecord] = {}
     # health
     score: Optional[float] = None

@@ -1,7 +1,7 @@
 """180 days of one customer (issue 3), on the time-skipping server.
 
-Day 0 the deal closes: onboarding (days 0-7) hands over to scaling (days 8-14), and the NPS play
-waits for days 45 and 90. Day 20 the first health score (85, healthy) starts the healthy play.
+Day 0 the deal closes: onboarding (days 0-7) hands over to scaling (days 8-14), and the journey
+holds the NPS survey: its play starts on day 45 (emails on days 45 and 90). Day 20 the first health score (85, healthy) starts the healthy play.
 Day 45 the NPS answer is 5: the recovery play (manager told at once, a CSM call within a day).
 Day 60 the score falls to 45, critical: an alert naming its triggers, the executive told at once,
 daily check-ins for 7 days, and the URGENT email held for the CSM's approval, which nobody gives:
@@ -19,6 +19,7 @@ arrive at 10:00 UTC; the account's timezone is UTC, so steps due "at 09:00 on da
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from email import policy
 from email.parser import BytesParser
 
@@ -134,11 +135,12 @@ PLAYS = """
 JOURNEY = """
   0 deal_closed: deal deal-9001 closed: lifecycle started
   0 play_started: onboarding started: deal deal-9001 closed
-  0 play_started: nps started: NPS survey on lifecycle days 45 and 90
+  0 play_scheduled: NPS survey scheduled for {day45}, 09:00 UTC (lifecycle day 45): nps starts then
  14 play_completed: onboarding completed
  20 score: score 85 (healthy)
  20 play_started: retention-healthy started: band healthy
  41 play_completed: retention-healthy completed
+ 45 play_started: nps started: NPS survey on lifecycle days 45 and 90
  45 nps: NPS 5 (detractor); account NPS -100
  45 play_started: nps-recovery started: NPS detractor (0-6)
  52 play_completed: nps-recovery completed
@@ -214,7 +216,8 @@ async def test_180_days_of_a_customer(env, tmp_path):
     print(f"\n180 days in {time.monotonic() - began:.1f} s wall time")
 
     assert records == lines(PLAYS)
-    assert [f"{e.day:>3} {e.kind}: {e.text}" for e in view.timeline] == lines(JOURNEY)
+    day45 = f"{clock.base + timedelta(days=45):%a %d %b %Y}"  # the journey holds the survey until then
+    assert [f"{e.day:>3} {e.kind}: {e.text}" for e in view.timeline] == lines(JOURNEY.format(day45=day45))
     # acknowledging stops the climb: the missed check-in reached the manager, never the executive
     assert [r for r in completed if "checkin-day3" in r] == [
         " 63 retention-critical/1 checkin-day3 created",
@@ -229,8 +232,8 @@ async def test_180_days_of_a_customer(env, tmp_path):
     assert (view.updates, view.alerts, view.plays_started, view.active) == (4, 1, 8, {})
     assert [(p.workflow_id, p.status) for p in view.plays] == [
         ("journey:acme/onboarding/1", "completed"),
-        ("journey:acme/nps/1", "completed"),
         ("journey:acme/retention-healthy/1", "completed"),
+        ("journey:acme/nps/1", "completed"),
         ("journey:acme/nps-recovery/1", "completed"),
         ("journey:acme/retention-critical/1", "completed"),
         ("journey:acme/retention-at-risk/1", "preempted"),

@@ -76,8 +76,8 @@ async def test_20000_score_updates_to_one_account(env, tmp_path):
     assert (view.score, view.band, view.rejected, view.queued) == (91.5, "healthy", 0, 0)
     # state kept across runs: the account, its deal, its plays, its counters
     assert view.account_name == acc.name and [d.deal_id for d in view.deals] == ["deal-bulk-1"]
-    assert [p.workflow_id for p in view.plays] == ["journey:bulk-1/onboarding/1", "journey:bulk-1/nps/1"]
-    assert view.plays_started == 2 and view.alerts == 0
+    assert [p.workflow_id for p in view.plays] == ["journey:bulk-1/onboarding/1"]  # NPS: on day 45
+    assert view.plays_started == 1 and view.alerts == 0
     assert view.runs == len(lengths) > 1
     assert len(view.metrics) == 0 and len(view.timeline) < RULES.timeline_max
     assert max(lengths) < 10_000
