@@ -167,3 +167,16 @@ async def lifecycle_records(client, clock: Clock, account_id: str, skip=("comple
                 who = r.detail.get("playbook", "")
             rows.append((r.at, f"{clock.day(r.at):>3} {name} {r.step_id} {r.outcome} {who}".rstrip()))
     return [line for _, line in sorted(rows, key=lambda x: x[0])]
+
+
+async def run_histories(client, workflow_id: str) -> list:
+    """The history of every run of the workflow id, first run first (walks continue-as-new back
+    from the latest run)."""
+    histories, run_id = [], None
+    while True:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        histories.append(history)
+        started = history.events[0].workflow_execution_started_event_attributes
+        if not started.continued_execution_run_id:
+            return histories[::-1]
+        run_id = started.continued_execution_run_id

@@ -15,7 +15,7 @@ from email import policy
 from email.parser import BytesParser
 
 import pytest
-from journey_support import Clock, account, journey_worker, run_view, settings_for
+from journey_support import Clock, account, journey_worker, run_histories, run_view, settings_for
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
@@ -56,17 +56,6 @@ def surveys(tmp_path, account_id: str) -> dict[str, str]:
     for f in sorted((tmp_path / "outbox" / "email").glob(f"journey_{account_id}_nps_*.eml")):
         out[f.stem] = BytesParser(policy=policy.default).parse(f.open("rb"))["to"]
     return out
-
-
-async def history_of_every_run(client, workflow_id: str) -> list:
-    histories, run_id = [], None
-    while True:
-        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        histories.append(history)
-        started = history.events[0].workflow_execution_started_event_attributes
-        if not started.continued_execution_run_id:
-            return histories[::-1]
-        run_id = started.continued_execution_run_id
 
 
 async def no_survey_until_day_45(env, client, clock: Clock, tmp_path, acc_id: str, days) -> None:
@@ -158,7 +147,7 @@ async def test_the_survey_goes_out_once_when_the_journey_continued_as_new_before
         await no_survey_until_day_45(env, client, clock, tmp_path, acc.id, (20, 44))
         view = await the_survey_goes_out_on_day_45_once(env, client, clock, tmp_path, acc.id)
         assert view.runs == 2 and view.plays_started == 3  # onboarding, retention-healthy, nps
-        histories = await history_of_every_run(client, wid)
+        histories = await run_histories(client, wid)
     # a restarted worker replays each run from its history: the same commands, no second survey
     replayer = Replayer(workflows=[AccountJourneyWorkflow], data_converter=pydantic_data_converter)
     for h in histories:

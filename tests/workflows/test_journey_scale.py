@@ -8,7 +8,7 @@ import asyncio
 import time
 from datetime import timedelta
 
-from journey_support import account, journey_worker, settings_for
+from journey_support import account, journey_worker, run_histories, settings_for
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.worker import Replayer
@@ -19,19 +19,6 @@ from workflows.journey import AccountJourneyWorkflow
 
 UPDATES = 20_000
 BATCH = 1000
-
-
-async def run_histories(client, workflow_id: str) -> list:
-    """The history of every run of the workflow id, first run first (walks continue-as-new back
-    from the latest run)."""
-    histories, run_id = [], None
-    while True:
-        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        histories.append(history)
-        started = history.events[0].workflow_execution_started_event_attributes
-        if not started.continued_execution_run_id:
-            return histories[::-1]
-        run_id = started.continued_execution_run_id
 
 
 async def caught_up(client, account_id: str, updates: int):
