@@ -118,9 +118,10 @@ class AccountJourneyWorkflow(RecordedHandlers):
         when what it is built from changed: the report lists every journey's row instead of querying
         each one. Whether to upsert is decided here, from the state, never from the row's content:
         what a row holds may change freely without touching replay."""
-        if not self.memo or self._key() == self._row_key:
+        key = self._key() if self.memo else None
+        if key is None or key == self._row_key:
             return
-        self._row_key = self._key()
+        self._row_key = key
         workflow.upsert_memo({read_model.MEMO_KEY: read_model.account_snapshot(self.view())})
 
     def _key(self) -> tuple:

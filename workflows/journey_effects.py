@@ -262,7 +262,7 @@ class JourneyEffects(JourneyTimers):
             return False
         self.state.facts.update(facts)
         self._event("facts", f"facts updated: {', '.join(sorted(facts))}", {"facts": facts})
-        return m.kind == "score" and m.score is None and not m.metrics
+        return m.kind == "score" and m.facts_only()
 
     def _account(self):
         """The account as plays see it: its metrics plus score, band, triggers, NPS, and its facts

@@ -83,9 +83,9 @@ class RecordedHandlers(LegacyHandlers):
             if m.kind != "score":
                 break
             run.append(m)
-        if _facts_only(run[0]) and workflow.patched(FACTS_UNDECIDED):
+        if run[0].facts_only() and workflow.patched(FACTS_UNDECIDED):
             n = 0
-            while n < len(run) and _facts_only(run[n]):
+            while n < len(run) and run[n].facts_only():
                 self.current = st.inbox.pop(0)  # run[n]
                 self._take_facts(run[n])
                 n += 1
@@ -212,12 +212,7 @@ class RecordedHandlers(LegacyHandlers):
         if play.error or d is None or st.account is None:
             await self._start(play.slot, play.playbook, play.reason, play=play)
             return
-        req = ScheduleRequest(
-            timezone=st.account.timezone,
-            start=clock,
-            default_time=d.default_time,
-            steps=[(s.id, s.day, s.at) for s in d.steps],
-        )
+        req = ScheduleRequest.of(d, st.account.timezone, clock)
         try:
             plan = await workflow.execute_activity(
                 "plan_schedule",
@@ -259,7 +254,3 @@ class RecordedHandlers(LegacyHandlers):
 
     def _day_at(self, at) -> Optional[int]:
         return lifecycle.lifecycle_day(self.state.closed_at, at)
-
-
-def _facts_only(m) -> bool:
-    return m.kind == "score" and m.score is None and not m.metrics and bool(m.facts)

@@ -115,12 +115,7 @@ class PlaybookRun:
 
     async def plan(self, defn: PlaybookDefinition) -> Schedule:
         """When each step of `defn` is due, from the run's start in the account's timezone."""
-        req = ScheduleRequest(
-            timezone=self.inp.account.timezone,
-            start=self.state.started_at,
-            default_time=defn.default_time,
-            steps=[(s.id, s.day, s.at) for s in defn.steps],
-        )
+        req = ScheduleRequest.of(defn, self.inp.account.timezone, self.state.started_at)
         return await workflow.execute_local_activity(
             "plan_schedule", req, result_type=Schedule, start_to_close_timeout=timedelta(seconds=10)
         )

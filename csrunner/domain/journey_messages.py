@@ -42,6 +42,10 @@ class ScoreUpdate(Model):
     at: Optional[datetime] = None
     source: str = Field("", max_length=200)
 
+    def facts_only(self) -> bool:
+        """Only account facts: nothing to score."""
+        return self.score is None and not self.metrics and bool(self.facts)
+
 
 class NpsAnswer(Model):
     kind: Literal["nps"] = "nps"

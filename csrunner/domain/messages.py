@@ -238,6 +238,16 @@ class ScheduleRequest(Model):
     default_time: str
     steps: list[tuple[str, int, Optional[str]]]  # (step id, day, "HH:MM" or None)
 
+    @classmethod
+    def of(cls, defn: PlaybookDefinition, timezone: str, start: datetime) -> ScheduleRequest:
+        """When each step of `defn` is due, for a run starting at `start` in `timezone`."""
+        return cls(
+            timezone=timezone,
+            start=start,
+            default_time=defn.default_time,
+            steps=[(s.id, s.day, s.at) for s in defn.steps],
+        )
+
 
 class Schedule(Model):
     day0: datetime  # local midnight of the start date, in UTC: days count from here
