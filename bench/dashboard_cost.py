@@ -8,8 +8,8 @@
    (each starts its journey and onboarding) and get a health score; then the report is gathered
    as ops and rendered: two visibility listings with the rows journeys and runs publish in their
    memos (csrunner/domain/read_model.py); runs that have not published yet are asked their `view`,
-   CONCURRENCY at a time (gather #1 may meet some while the worker catches up). Skipped with
-   --journeys 0."""
+   CONCURRENCY at a time (gather #1 may meet some while the worker catches up). Beside each gather,
+   bare Temporal: the same two listings, and the ratio of the two times. Skipped with --journeys 0."""
 
 from __future__ import annotations
 
@@ -175,10 +175,18 @@ async def _fill_and_measure(client, settings, catalog, account, n: int, concurre
         r = await report.gather(client, settings, catalog, None, datetime.now(UTC), concurrency)
         gathered = time.perf_counter() - t
         html = timed("render", lambda r=r: render(r))
+        t, listed = time.perf_counter(), 0  # bare Temporal: the same two listings, rows not read
+        for q in (
+            report._query("AccountJourneyWorkflow", None, True),
+            report._query("PlaybookWorkflow", None, True, report._RUNS),
+        ):
+            listed += len([w async for w in client.list_workflows(q)])
+        bare = time.perf_counter() - t
         print(
             f"  gather #{k + 1} (ops, {r.accounts} accounts, "
             f"{sum(w.tasks + w.approvals for w in r.work)} pending items, {sum(asked)} runs asked "
-            f"their view): {gathered:.2f} s; page {len(html) / 1024:.0f} KiB",
+            f"their view): {gathered:.2f} s; bare listing {bare:.2f} s ({listed} rows), "
+            f"ratio {bare / gathered:.2f}; page {len(html) / 1024:.0f} KiB",
             flush=True,
         )
 

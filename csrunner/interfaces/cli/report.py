@@ -23,7 +23,12 @@ console = Console(width=None if sys.stdout.isatty() else 1000)
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print the report as CSV rows.")
-@click.option("--concurrency", default=32, show_default=True, help="Journey queries in flight at once.")
+@click.option(
+    "--concurrency",
+    default=32,
+    show_default=True,
+    help="Views asked at once (only runs from before the dashboard read model are asked).",
+)
 @run_async(nothing="changed")
 async def report_command(who, as_json, as_csv, concurrency):
     """The team dashboard: accounts by band and phase (12-week trend), time to first value,
