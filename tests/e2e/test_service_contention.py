@@ -14,6 +14,7 @@ from test_service_webhooks import REAL_EVENT, batch, seed, signed
 from csrunner.domain.deal_intake import DealIntakeResult, intake_id
 from csrunner.services.journeys import journey_id
 from csrunner.services.runs import start_run
+from workflows.search_attributes import CSM_ID
 
 NAMES = {"maria": "María García", "carlos": "Carlos Ruiz", "olga": "Olga Ops"}
 
@@ -24,6 +25,12 @@ async def test_concurrent_approvals_one_wins_the_others_hear_who(stack, pilot_ca
         stack.client, stack.settings, pilot_catalog, acct, "pilot-approval", workflow_id=f"race:{acct.id}"
     )
     await eventually(lambda: any(wid in str(m["blocks"]) for m in stack.slack.messages))
+
+    async def csm_published() -> bool:  # the run names its CSM (the rights check reads it)
+        desc = await stack.client.get_workflow_handle(wid).describe()
+        return bool(desc.typed_search_attributes.get(CSM_ID))
+
+    await eventually(csm_published)
     people = ["maria", "carlos", "olga"] * 10
     body = {"workflow_id": wid, "step_id": "day4-approve"}
     async with httpx.AsyncClient(base_url=stack.url, timeout=60) as http:
