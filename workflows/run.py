@@ -167,6 +167,7 @@ class PlaybookRun:
             workflow_id=workflow.info().workflow_id,
             account_id=self.inp.account.id,
             account_name=self.inp.account.name,
+            csm_id=self.inp.account.csm.id,
             playbook=st.playbook,
             version=st.version,
             status=st.status,

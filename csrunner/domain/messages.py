@@ -218,6 +218,7 @@ class RunView(Model):
     workflow_id: str
     account_id: str
     account_name: str = ""
+    csm_id: str = ""  # the account's CSM (the run's CsmId search attribute can lag its first request)
     playbook: str
     version: int
     status: str

@@ -138,6 +138,7 @@ async def act_as(client: Client, team: Team, workflow_id: str, action: Action) -
     csm = desc.typed_search_attributes.get(CSM_ID) or ""
     if not may_act(team, who, csm):
         v = await view(client, workflow_id)
+        csm = csm or v.csm_id  # the attribute is published a moment after the run's first requests
         assignee = next((p.assignee for p in v.pending if p.step_id == action.step_id), "")
         if not may_act(team, who, csm, assignee):
             raise ActionRefused(f"{who.id} ({who.role}) may not act on runs of CSM {csm or '(unknown)'!r}")

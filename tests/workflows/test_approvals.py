@@ -9,6 +9,10 @@ import pytest
 from support import act, advance_to, at_local, local_day_time, settings_for, start, view
 from temporalio.client import WorkflowUpdateFailedError
 
+from csrunner.config.accounts import load_team
+from csrunner.config.settings import REPO_ROOT
+from csrunner.domain.messages import Action
+from csrunner.services.runs import ActionRefused, act_as
 from worker import build_worker
 
 pytestmark = pytest.mark.asyncio
@@ -115,3 +119,23 @@ async def test_refused_actions_say_why_and_change_nothing(env, tmp_path):
             assert message in str(err.value.cause), (message, err.value.cause)
         after = await view(handle)
     assert after.timeline == before.timeline and after.pending == before.pending
+
+
+async def test_rights_come_from_the_run_while_its_csm_attribute_is_not_published(env, tmp_path):
+    """The Slack request can reach people before the run's CsmId search attribute (this server
+    has none at all): the manager may still act, and another CSM is refused naming the CSM."""
+    async with onboarding(env, tmp_path) as (handle, t0):
+        await advance_to(env, at_local(t0, 4, "09:30"))
+        team = load_team(REPO_ROOT / "team.yaml")
+        assert (await view(handle)).csm_id == "maria"
+        with pytest.raises(ActionRefused, match=r"^tom \(csm\) may not act on runs of CSM 'maria'$"):
+            await act_as(
+                env.client, team, handle.id, Action(step_id="day4-approve", action="approve", actor="tom")
+            )
+        v = await act_as(
+            env.client, team, handle.id, Action(step_id="day4-approve", action="approve", actor="carlos")
+        )
+    assert [(r.outcome, r.actor) for r in v.timeline if r.step_id == "day4-approve"][-1] == (
+        "approved",
+        "carlos",
+    )

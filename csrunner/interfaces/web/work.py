@@ -180,7 +180,10 @@ async def _perform(svc, who: Principal, workflow_id: str, action: Action) -> Act
         )
     csm = desc.typed_search_attributes.get(CSM_ID) or ""
     if not may_act(svc, who, csm):
-        assignee = await _assignee(svc, client, workflow_id, action.step_id)
+        async with temporal_call(svc, f"reading {workflow_id!r}"):
+            v = await view(client, workflow_id)
+        csm = csm or v.csm_id  # the attribute is published a moment after the run's first requests
+        assignee = next((p.assignee for p in v.pending if p.step_id == action.step_id), "")
         if not may_act(svc, who, csm, assignee):
             raise ServiceError(403, f"{who.id} ({who.role}) may not act on runs of CSM {csm!r}")
     try:
@@ -263,12 +266,6 @@ def _acted(svc, v: RunView, step_id: str) -> str:
         f"step '{step_id}' is not pending: already {r.outcome} by {svc.name(r.actor)} ({r.actor}) "
         f"at {r.at:%Y-%m-%d %H:%M} UTC"
     )
-
-
-async def _assignee(svc, client, workflow_id: str, step_id: str) -> str:
-    async with temporal_call(svc, f"reading {workflow_id!r}"):
-        v = await view(client, workflow_id)
-    return next((p.assignee for p in v.pending if p.step_id == step_id), "")
 
 
 async def _closed_refusal(svc, client, workflow_id: str, step_id: str, status: str) -> str:
