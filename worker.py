@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.email import EmailActivities
@@ -59,19 +59,27 @@ def activities_for(settings: Settings) -> list:
     ]
 
 
-#: Pure data modules the sandbox may share between runs instead of re-importing them for each
-#: (they hold no state and do no I/O when imported by workflows). Workflow code stays sandboxed.
+#: Pure data modules the sandbox (WORKFLOW_SANDBOX=1) shares between runs instead of re-importing
+#: them for each (they hold no state and do no I/O when imported by workflows).
 PASSTHROUGH = ("pydantic", "pydantic_core", "annotated_types", "typing_inspection", "csrunner")
+
+
+def workflow_runner(settings: Settings) -> WorkflowRunner:
+    """Workflow code runs outside Temporal's sandbox by default: the sandbox re-imports the
+    workflow modules for every run and crosses into them for every payload, about half of the
+    worker's CPU per journey update (bench/README). What it would guard is guarded statically
+    instead (tests/test_architecture.py: workflow code calls no clock, randomness or I/O but
+    Temporal's) and by replaying recorded histories. WORKFLOW_SANDBOX=1 turns it back on."""
+    if not settings.workflow_sandbox:
+        return UnsandboxedWorkflowRunner()
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+    )
 
 
 def build_worker(client: Client, settings: Settings | None = None, **options) -> Worker:
     settings = settings or Settings()
-    options.setdefault(
-        "workflow_runner",
-        SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
-        ),
-    )
+    options.setdefault("workflow_runner", workflow_runner(settings))
     return Worker(
         client,
         task_queue=settings.task_queue,

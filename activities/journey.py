@@ -61,8 +61,19 @@ class FileCache(Generic[T]):
             return self.value, self.hash
 
 
+_DIGESTS: dict[int, tuple[lifecycle.LifecycleRules, str]] = {}
+
+
 def _digest(rules: lifecycle.LifecycleRules) -> str:
-    return hashlib.sha256(rules.model_dump_json().encode()).hexdigest()[:16]
+    """The rules' content hash, computed once per rules object (they are frozen; a deploy or a
+    test that changes them brings a new object)."""
+    known = _DIGESTS.get(id(rules))
+    if known is None or known[0] is not rules:
+        known = _DIGESTS[id(rules)] = (
+            rules,
+            hashlib.sha256(rules.model_dump_json().encode()).hexdigest()[:16],
+        )
+    return known[1]
 
 
 def _definition_error(what: str, e: DefinitionError) -> ApplicationError:

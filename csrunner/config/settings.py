@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     #: Force (1) or skip (0) publishing journey search attributes; unset: ask the server once.
     journey_search_attributes: Optional[bool] = None
+    #: 1: run workflow code in Temporal's sandbox (slower; it re-imports workflow modules per run).
+    workflow_sandbox: bool = False
     # --- the shared store (issue 12, ledger) ---
     #: postgresql://user:password@host:5432/dbname: the sent ledger every worker host shares;
     #: empty: SQLite in DATA_DIR (one host). Checked by csrunner.config.database.check_database_url.
