@@ -192,13 +192,18 @@ def report(out: dict[str, Any], days: int, wall: float) -> dict[str, Any]:
     }
 
 
-async def main(days: int, json_path: Path | None) -> None:
+async def measure(days: int) -> dict[str, Any]:
+    """The lifetime on its own time-skipping server; prints the table, returns it (bench/run_all.py)."""
     began = time.monotonic()
     async with await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter, test_server_existing_path=test_server_path()
     ) as env:
         out = await simulate(env, days)
-    result = report(out, days, time.monotonic() - began)
+    return report(out, days, time.monotonic() - began)
+
+
+async def main(days: int, json_path: Path | None) -> None:
+    result = await measure(days)
     if json_path:
         json_path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
         print(f"wrote {json_path}")

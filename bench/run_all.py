@@ -1,12 +1,15 @@
 """The journey's benchmarks, each beside bare Temporal doing the same calls on the same embedded dev
 server in the same run; prints one table and writes it as JSON.
 
-    .venv/bin/python bench/run_all.py [--accounts 200] [--deals 60] [--waiting 1000] [--json bench.json]
+    .venv/bin/python bench/run_all.py [--accounts 200] [--deals 60] [--waiting 1000] [--days 180]
+                                      [--json bench.json]
 
 Bare does the same calls: its workflows run as many (empty) activities and local activities per
 update, per deal and per child as ours did for the same work in this run, counted from our
 histories (bench/bare.py); the `bare_does` column says what that was. Ratio = ours / bare
 throughput (bare / ours for memory), so higher is better for both.
+Both run workflow code outside Temporal's sandbox (the product's default; WORKFLOW_SANDBOX=1 is not
+benchmarked here).
   first-update-new        CSV import for accounts never seen | bare update-with-start, new ids
   deal-path               deal closed → journey → onboarding → welcome email in the outbox | bare:
                           a workflow with ours' journey's activities, starting children with theirs
@@ -15,6 +18,8 @@ throughput (bare / ours for memory), so higher is better for both.
   ingest-existing-feed    the batch feed's call (one signal per account) until every journey applied
                           it | bare signal-with-start until each signal is handled
   memory-waiting          worker RSS growth with --waiting journeys idle | bare idle workflows
+  history-*               events of one account's --days lifetime (bench/history_events.py, on the
+                          time-skipping server): the journey's largest run, onboarding + scaling
 Not timed assertions: a benchmark. Sizes are arguments; the defaults take a few minutes on 2 cores.
 """
 
@@ -41,6 +46,7 @@ from temporalio.worker import Worker
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 with workflow.unsafe.imports_passed_through():  # this module is also loaded in the sandbox
     import bare
+    import history_events
     from bare import BareDeal, BareJourney, Calls
 
     from csrunner.config.accounts import load_account, load_team
@@ -303,6 +309,21 @@ async def run(args) -> list[dict]:
         print(
             f"{'memory-waiting':24} {ours_mb:>9.1f} {bare_mb:>9.1f} {'MB RSS':12} {bare_mb / ours_mb:>5.2f}"
         )
+    if args.days:  # history sizes: the lifetime on the time-skipping server (no bare to compare)
+        life = await history_events.measure(args.days)
+        journey = next(
+            r for r in life["rows"] if r["workflow_id"].startswith("journey:") and "/" not in r["workflow_id"]
+        )
+        onboarding = life["onboarding_scaling"]
+        for name, r, what in [
+            (f"history-journey-{args.days}d", journey, f"largest run of {journey['runs']} (continue-as-new)"),
+            ("history-onboarding+scaling", onboarding, f"both runs; target < {history_events.TARGET}"),
+        ]:
+            events = r["max"] if name.startswith("history-journey") else r["total"]
+            rows.append(
+                dict(row=name, count=1, ours=events, bare=None, unit="events", ratio=None, bare_does=what)
+            )
+            print(f"{name:24} {events:>9} {'-':>9} {'events':12} {'-':>5}  {what}")
     return rows
 
 
@@ -311,6 +332,7 @@ if __name__ == "__main__":
     p.add_argument("--accounts", type=int, default=200, help="updates per ingestion row")
     p.add_argument("--deals", type=int, default=60, help="deals (also the existing journeys)")
     p.add_argument("--waiting", type=int, default=1000, help="idle journeys for the memory row")
+    p.add_argument("--days", type=int, default=180, help="lifetime for the history rows (0: skip them)")
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--json", default="bench/results.json")
     a = p.parse_args()
