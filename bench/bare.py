@@ -115,3 +115,15 @@ def difference(after: Calls, before: Calls, units_of_work: int) -> Calls:
         activities=(after.activities - before.activities) / units_of_work,
         local_activities=(after.local_activities - before.local_activities) / units_of_work,
     )
+
+
+async def serve(address: str, queue: str) -> None:
+    """A worker process for BareJourney alone (bench/worker_memory.py measures its memory)."""
+    import asyncio
+
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.worker import Worker
+
+    client = await Client.connect(address, data_converter=pydantic_data_converter)
+    async with Worker(client, task_queue=queue, workflows=[BareJourney], activities=[bare_step]):
+        await asyncio.Event().wait()

@@ -17,7 +17,8 @@ benchmarked here).
                           journeys past their deal | bare update-with-start to waiting workflows
   ingest-existing-feed    the batch feed's call (one signal per account) until every journey applied
                           it | bare signal-with-start until each signal is handled
-  memory-waiting          worker RSS growth with --waiting journeys idle | bare idle workflows
+  memory-waiting          RSS growth of a fresh `csr worker` process with --waiting journeys idle |
+                          a fresh bare worker process with as many idle workflows
   history-*               events of one account's --days lifetime (bench/history_events.py, on the
                           time-skipping server): the journey's largest run, onboarding + scaling
 Not timed assertions: a benchmark. Sizes are arguments; the defaults take a few minutes on 2 cores.
@@ -28,7 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import resource
 import sys
 import tempfile
 import time
@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 with workflow.unsafe.imports_passed_through():  # this module is also loaded in the sandbox
     import bare
     import history_events
+    import worker_memory
     from bare import BareDeal, BareJourney, Calls
 
     from csrunner.config.accounts import load_account, load_team
@@ -56,12 +57,6 @@ with workflow.unsafe.imports_passed_through():  # this module is also loaded in 
     from csrunner.services.temporal import dev_server_path
     from worker import build_worker
     from workflows.search_attributes import ALL as SEARCH_ATTRIBUTE_KEYS
-
-
-def rss_mb() -> float:
-    """Resident memory now (not the peak: the earlier rows raised that)."""
-    pages = int(Path("/proc/self/statm").read_text().split()[1])
-    return pages * resource.getpagesize() / 2**20
 
 
 async def gated(n: int, calls) -> None:
@@ -274,35 +269,17 @@ async def run(args) -> list[dict]:
                 bare_s += await bare_signals(client, bare_q, feed_ids, conc, per)
             row("ingest-existing-feed", ours, bare_s, "updates/s", d * reps, per)
 
-        # memory: a fresh worker holding many idle journeys vs one holding idle bare workflows
+        # memory: a fresh `csr worker` process holding many idle journeys vs a fresh bare one
         w = args.waiting
-        base = rss_mb()
-        settings2 = Settings(
-            data_dir=tmp / "m", task_queue=f"bench-mem-{run_id}", journey_search_attributes=True
-        )
-        async with build_worker(client, settings2, max_cached_workflows=w + 100):
-            await import_scores(
-                client,
-                settings2,
-                write_csv(tmp / "mem.csv", [f"m-{run_id}-{i}" for i in range(w)], 80),
-                concurrency=conc,
-            )
-            ours_mb = max(rss_mb() - base, 0.1)
-        base = rss_mb()
-        async with Worker(
-            client, task_queue=bare_q + "-m", workflows=[BareJourney], max_cached_workflows=w + 100
-        ):
-            await bare_updates(
-                client, bare_q + "-m", [f"bare-m-{run_id}-{i}" for i in range(w)], conc, Calls()
-            )
-            bare_mb = max(rss_mb() - base, 0.1)
+        ours_mb, bare_mb = await worker_memory.idle_journeys(client, w, conc)
+        ours_mb, bare_mb = max(ours_mb, 0.1), max(bare_mb, 0.1)
         rows.append(
             dict(
                 row="memory-waiting",
                 count=w,
                 ours=round(ours_mb, 1),
                 bare=round(bare_mb, 1),
-                unit="MB RSS growth",
+                unit="MiB RSS growth",
                 ratio=round(bare_mb / ours_mb, 2),
             )
         )
