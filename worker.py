@@ -66,10 +66,11 @@ PASSTHROUGH = ("pydantic", "pydantic_core", "annotated_types", "typing_inspectio
 
 def workflow_runner(settings: Settings) -> WorkflowRunner:
     """Workflow code runs outside Temporal's sandbox by default: the sandbox re-imports the
-    workflow modules for every run and crosses into them for every payload, about half of the
-    worker's CPU per journey update (bench/README). What it would guard is guarded statically
-    instead (tests/test_architecture.py: workflow code calls no clock, randomness or I/O but
-    Temporal's) and by replaying recorded histories. WORKFLOW_SANDBOX=1 turns it back on."""
+    workflow modules for every new run and crosses into them for every payload: a sixth of the
+    worker's CPU per journey update, more per new run (README "Performance"). What it would
+    guard is guarded statically instead (tests/test_architecture.py: workflow code calls no
+    clock, randomness or I/O but Temporal's) and by replaying recorded histories.
+    WORKFLOW_SANDBOX=1 turns it back on."""
     if not settings.workflow_sandbox:
         return UnsandboxedWorkflowRunner()
     return SandboxedWorkflowRunner(

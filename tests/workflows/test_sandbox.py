@@ -1,5 +1,5 @@
 """Workers run workflow code outside Temporal's sandbox by default (worker.workflow_runner: the
-sandbox cost about half of a journey update's CPU); WORKFLOW_SANDBOX=1 turns it back on, and the
+sandbox cost a sixth of a journey update's CPU, more for a new run); WORKFLOW_SANDBOX=1 turns it back on, and the
 product still works there with the sandbox's checks on. Every Replayer in the suite replays in the
 sandbox too."""
 
