@@ -9,6 +9,7 @@ so ops edit them without restarting anything and a journey start costs no file r
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from collections.abc import Callable
@@ -61,19 +62,11 @@ class FileCache(Generic[T]):
             return self.value, self.hash
 
 
-_DIGESTS: dict[int, tuple[lifecycle.LifecycleRules, str]] = {}
-
-
+@functools.lru_cache(maxsize=8)
 def _digest(rules: lifecycle.LifecycleRules) -> str:
-    """The rules' content hash, computed once per rules object (they are frozen; a deploy or a
-    test that changes them brings a new object)."""
-    known = _DIGESTS.get(id(rules))
-    if known is None or known[0] is not rules:
-        known = _DIGESTS[id(rules)] = (
-            rules,
-            hashlib.sha256(rules.model_dump_json().encode()).hexdigest()[:16],
-        )
-    return known[1]
+    """The rules' content hash, once per value (they are frozen, so hashable: a deploy or a test
+    that changes them brings a new value)."""
+    return hashlib.sha256(rules.model_dump_json().encode()).hexdigest()[:16]
 
 
 def _definition_error(what: str, e: DefinitionError) -> ApplicationError:

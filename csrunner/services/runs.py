@@ -137,9 +137,7 @@ async def act_as(client: Client, team: Team, workflow_id: str, action: Action) -
         raise ActionRefused(f"{done} ({why})" if done else f"{why}: nothing can be acted on")
     csm = desc.typed_search_attributes.get(CSM_ID) or ""
     if not may_act(team, who, csm):
-        v = await view(client, workflow_id)
-        csm = csm or v.csm_id  # the attribute is published a moment after the run's first requests
-        assignee = next((p.assignee for p in v.pending if p.step_id == action.step_id), "")
+        csm, assignee = owner_and_assignee(await view(client, workflow_id), csm, action.step_id)
         if not may_act(team, who, csm, assignee):
             raise ActionRefused(f"{who.id} ({who.role}) may not act on runs of CSM {csm or '(unknown)'!r}")
     try:
@@ -150,6 +148,12 @@ async def act_as(client: Client, team: Team, workflow_id: str, action: Action) -
         raise ActionRefused(
             decided(team, await view(client, workflow_id), action.step_id) or str(e)
         ) from None
+
+
+def owner_and_assignee(v: RunView, csm: str, step_id: str) -> tuple[str, str]:
+    """For the rights check: the run's CSM (its CsmId attribute `csm`, else the run's own view: the
+    attribute is published a moment after the run's first requests) and who `step_id` is assigned to."""
+    return csm or v.csm_id, next((p.assignee for p in v.pending if p.step_id == step_id), "")
 
 
 def decided(team: Team, v: RunView, step_id: str) -> str:

@@ -18,7 +18,7 @@ from csrunner.interfaces.web.auth import Principal, may_act, team_of
 from csrunner.interfaces.web.errors import ServiceError, temporal_call
 from csrunner.interfaces.web.models import ACCOUNT_ID, ActResult, PendingItem, Timeline, TimelineEntry
 from csrunner.services.journeys import journey_view
-from csrunner.services.runs import ActionRefused, act, view
+from csrunner.services.runs import ActionRefused, act, owner_and_assignee, view
 from workflows.search_attributes import CSM_ID
 
 LIST_LIMIT = 500  # runs scanned per listing; the inbox is for people, not for bulk export
@@ -182,8 +182,7 @@ async def _perform(svc, who: Principal, workflow_id: str, action: Action) -> Act
     if not may_act(svc, who, csm):
         async with temporal_call(svc, f"reading {workflow_id!r}"):
             v = await view(client, workflow_id)
-        csm = csm or v.csm_id  # the attribute is published a moment after the run's first requests
-        assignee = next((p.assignee for p in v.pending if p.step_id == action.step_id), "")
+        csm, assignee = owner_and_assignee(v, csm, action.step_id)
         if not may_act(svc, who, csm, assignee):
             raise ServiceError(403, f"{who.id} ({who.role}) may not act on runs of CSM {csm!r}")
     try:
