@@ -174,7 +174,8 @@ async def journeys_main(n: int) -> None:
         t0 = time.perf_counter()
         ours, bare_mb = await idle_journeys(env.client, n)
     print(
-        f"{n} idle journeys: csr worker +{ours:.0f} MiB, bare worker +{bare_mb:.0f} MiB ({time.perf_counter() - t0:.0f} s)"
+        f"{n} idle journeys: csr worker +{ours:.0f} MiB, bare worker +{bare_mb:.0f} MiB, "
+        f"ratio (bare / ours) {bare_mb / max(ours, 0.1):.2f} ({time.perf_counter() - t0:.0f} s)"
     )
 
 
