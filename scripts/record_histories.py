@@ -24,6 +24,9 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -34,9 +37,11 @@ from csrunner.domain.messages import Action, Migration, PlaybookInput  # noqa: E
 from csrunner.services import journeys  # noqa: E402
 from csrunner.services.deal_intake import start_deal_intake  # noqa: E402
 from csrunner.services.preview import advance_to_local, start_server  # noqa: E402
+from csrunner.services.temporal import dev_server_path  # noqa: E402
 from tests.fakes import FakeHubSpot  # noqa: E402  (the deal intake reads a HubSpot)
 from worker import build_worker  # noqa: E402
 from workflows.playbook import PlaybookWorkflow  # noqa: E402
+from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES  # noqa: E402
 
 OUT = ROOT / "tests" / "histories"
 MADRID = ZoneInfo("Europe/Madrid")
@@ -190,6 +195,29 @@ async def journey_decisions(env, settings) -> None:
         await _terminate(env.client.get_workflow_handle(play.workflow_id))
 
 
+async def journey_dashboard(env, settings) -> None:
+    """On the dev server (search attributes, so the dashboard row is published): a deal (onboarding
+    starts), score updates by update-with-start (the CSV import's call), an NPS answer, an
+    expansion signal."""
+    account = _account().model_copy(update={"id": "acme-dashboard"})
+    wid, _ = await journeys.deal_closed(env.client, settings, account, "deal-dashboard")
+    for i, score in enumerate((85, 58, 62)):
+        await journeys.apply_batch(
+            env.client, settings, account.id, [journeys.score_update(settings, score=score)], f"b{i}"
+        )
+    await journeys.push_nps(env.client, settings, account.id, 9, "Going well")
+    await journeys.push_expansion_signal(env.client, settings, account.id, "team_growth")
+    handle = env.client.get_workflow_handle(wid)
+    for _ in range(100):  # the signals handled: nothing queued, nothing being handled
+        if (await journeys.journey_view(env.client, account.id)).queued == 0:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)
+    await _save(env, handle, "journey-dashboard", what="AccountJourneyWorkflow")
+    onboarding = env.client.get_workflow_handle(f"{wid}/onboarding/1")  # its day 0, row published
+    await _save(env, onboarding, "onboarding-dashboard")
+
+
 async def deal_intake(env, settings, hubspot) -> None:
     """HubSpot deals taken in: one read once HubSpot answers again (the journey starts), one that
     cannot become an account (no contact with an email: a task card, no journey)."""
@@ -216,10 +244,13 @@ SCENARIOS = {
     "journey": journey,
     "journey-decisions": journey_decisions,
     "deal-intake": deal_intake,
+    "journey-dashboard": journey_dashboard,
 }
+#: Recorded on the dev server: its search attributes make runs publish what the dashboard reads.
+ON_DEV_SERVER = {"journey-dashboard"}  # also records the onboarding it started
 #: Recorded by an earlier release: their files are what runs in flight look like, so they are
 #: never re-recorded (re-recording would record today's shape and prove nothing).
-FROZEN = {"onboarding-full", "onboarding-deadline-skip", "journey"}
+FROZEN = {"onboarding-full", "onboarding-deadline-skip", "journey", "journey-dashboard"}
 
 
 async def _save(env, handle, name: str, last: int | None = None, what: str = "PlaybookWorkflow") -> None:
@@ -257,10 +288,18 @@ async def _terminate(handle) -> None:
         await handle.terminate("recording over")
 
 
+async def dev_server() -> WorkflowEnvironment:
+    return await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        search_attributes=SEARCH_ATTRIBUTES,
+        dev_server_existing_path=dev_server_path(),
+    )
+
+
 async def main(names: list[str]) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    async with await start_server() as env:
-        for name in names or list(SCENARIOS):
+    for name in names or list(SCENARIOS):
+        async with await (dev_server() if name in ON_DEV_SERVER else start_server()) as env:
             with tempfile.TemporaryDirectory() as tmp, FakeHubSpot() as hubspot:
                 settings = Settings(
                     data_dir=Path(tmp),
