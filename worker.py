@@ -12,6 +12,7 @@ from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.account_rows import AccountRowActivities
 from activities.email import EmailActivities
 from activities.hubspot import HubSpotActivities
 from activities.journey import JourneyActivities
@@ -40,6 +41,7 @@ def activities_for(settings: Settings) -> list:
     slack = SlackActivities(settings, renderer, ledger)
     tasks = TaskActivities(settings, ledger)
     journey = JourneyActivities(settings)
+    rows = AccountRowActivities(ledger)
     hubspot = HubSpotActivities(settings)
     intake = JourneyStartActivities(settings, deal_closed)  # the CLI's deal-closed, on the worker's client
     return [
@@ -53,6 +55,7 @@ def activities_for(settings: Settings) -> list:
         journey.decide_scores,
         journey.load_definitions,
         journey.load_scoring_model,
+        rows.publish,
         hubspot.deal_account,
         hubspot.intake_task,
         intake.deal_closed,

@@ -26,6 +26,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from csrunner.domain import journey_view, lifecycle, read_model
     from csrunner.domain.journey_messages import (
+        JOURNEY_VERSION,
         Applied,
         DealClosed,
         DealRecord,
@@ -39,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.journey_legacy import V1_RULES
     from workflows.journey_recorded import RecordedHandlers
+    from workflows.journey_row import JourneyRow
 
 RECORDED = "journey-recorded-decisions"
 #: Updates handled per workflow task before it yields (a 1 ms timer): a busy worker must still
@@ -47,7 +49,7 @@ PER_TASK = 100
 
 
 @workflow.defn
-class AccountJourneyWorkflow(RecordedHandlers):
+class AccountJourneyWorkflow(JourneyRow, RecordedHandlers):
     @workflow.init
     def __init__(self, inp: JourneyInput) -> None:
         # The loop's own limits (budgets, sizes) shape its commands: workflow code, pinned.
@@ -60,13 +62,11 @@ class AccountJourneyWorkflow(RecordedHandlers):
         self.current: object = None  # the message being handled
         self.waiters = 0  # `apply` updates waiting for their batch to be handled
         self._sa: tuple = tuple(self.state.published)
-        self.memo = False  # publishes the dashboard's row (set in run)
-        self._row_key: Optional[tuple] = None  # what the published row was built from
 
     @workflow.run
     async def run(self, inp: JourneyInput) -> None:
         st = self.state
-        self.recorded = workflow.patched(RECORDED)
+        self.recorded = self._patched(RECORDED)
         if self.recorded:
             st.model = None  # the worker holds the model now; the state travels small
         else:
@@ -75,8 +75,12 @@ class AccountJourneyWorkflow(RecordedHandlers):
         self._hold_timer()
         self._nps_timer()
         self._publish()
-        self.memo = bool(inp.search_attributes) and workflow.patched(read_model.PATCH)
-        self._publish_memo()
+        if inp.version >= 1:
+            self.row_to = "store"
+        elif inp.search_attributes and workflow.patched(read_model.PATCH):
+            self.row_to = "memo"
+            await self._publish_row()  # (before the first message, as recorded)
+        await self._row_start()
         while True:
             await workflow.wait_condition(
                 lambda: bool(st.inbox) or self.onboarding_over or self.nps_due or self._plays_moved()
@@ -104,38 +108,19 @@ class AccountJourneyWorkflow(RecordedHandlers):
             if self.nps_due:  # only runs since the patch nps-scheduled-by-journey hold the survey
                 self.nps_due = False
                 await self._start_scheduled_nps()
-            self._publish_memo()
+            await self._publish_row()
             if self._continue_as_new_due():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 st.runs += 1
                 st.published = list(self._sa) if self.recorded else []
                 workflow.continue_as_new(
-                    JourneyInput(account_id=st.account_id, state=st, search_attributes=inp.search_attributes)
+                    JourneyInput(
+                        account_id=st.account_id,
+                        state=st,
+                        search_attributes=inp.search_attributes,
+                        version=JOURNEY_VERSION,  # the next run is new: this release's code
+                    )
                 )
-
-    def _publish_memo(self) -> None:
-        """The dashboard's row of this account (csrunner/domain/read_model.py) in the memo, upserted
-        when what it is built from changed: the report lists every journey's row instead of querying
-        each one. Whether to upsert is decided here, from the state, never from the row's content:
-        what a row holds may change freely without touching replay."""
-        key = self._key() if self.memo else None
-        if key is None or key == self._row_key:
-            return
-        self._row_key = key
-        workflow.upsert_memo({read_model.MEMO_KEY: read_model.account_snapshot(self.view())})
-
-    def _key(self) -> tuple:
-        st = self.state
-        last = st.timeline[-1] if st.timeline else None  # deals, bands, alerts, NPS, facts, plays
-        onboarding = bool(st.onboarding_until and workflow.now() < st.onboarding_until)
-        return (last and (last.at, last.kind, last.text), st.score, onboarding, self._play_statuses())
-
-    def _play_statuses(self) -> tuple:
-        return tuple(p.status for p in self.state.plays)
-
-    def _plays_moved(self) -> bool:
-        """A play ended (its watcher changed it) since the row was published: publish again."""
-        return self.memo and self._row_key is not None and self._play_statuses() != self._row_key[-1]
 
     def _continue_as_new_due(self) -> Optional[str]:
         info = workflow.info()

@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
         PlayRun,
     )
     from csrunner.domain.journey_rules import PlayStart
-    from csrunner.domain.messages import EmailRequest, EmailResult, PlaybookInput, RunState
+    from csrunner.domain.messages import RUN_VERSION, EmailRequest, EmailResult, PlaybookInput, RunState
     from workflows import common
     from workflows.journey_timers import JourneyTimers
     from workflows.playbook import PlaybookWorkflow
@@ -111,6 +111,7 @@ class JourneyEffects(JourneyTimers):
                     state=first,
                     journey_id=me,
                     search_attributes=self.inp.search_attributes,
+                    version=RUN_VERSION,
                 ),
                 id=wid,
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,

@@ -38,6 +38,11 @@ FACTS_UNDECIDED = "journey-facts-without-decision"
 class RecordedHandlers(LegacyHandlers):
     current: object
 
+    def _patched(self, patch: str) -> bool:
+        """A run started at JOURNEY_VERSION 1 has every patch up to FACTS_UNDECIDED without
+        asking (journey_messages.JOURNEY_VERSION); a run recorded before asks."""
+        return self.inp.version >= 1 or workflow.patched(patch)
+
     def _request(self, kind: Kind, m=None, messages=()) -> RuleRequest:
         st = self.state
         slim = st.model_copy(
@@ -83,7 +88,7 @@ class RecordedHandlers(LegacyHandlers):
             if m.kind != "score":
                 break
             run.append(m)
-        if run[0].facts_only() and workflow.patched(FACTS_UNDECIDED):
+        if run[0].facts_only() and self._patched(FACTS_UNDECIDED):
             n = 0
             while n < len(run) and run[n].facts_only():
                 self.current = st.inbox.pop(0)  # run[n]
@@ -130,7 +135,7 @@ class RecordedHandlers(LegacyHandlers):
         if onboarding:
             st.onboarding_until = onboarding.ends_at
             self._hold_timer()
-        if workflow.patched(NPS_SCHEDULED):
+        if self._patched(NPS_SCHEDULED):
             await self._schedule_nps(plays["nps"])
         else:
             await self._start("nps", lifecycle.NPS, plays["nps"].reason, play=plays["nps"])

@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from csrunner.domain.context import RunContext
     from csrunner.domain.definitions import AnyStep, EmailStep, PlaybookDefinition
     from csrunner.domain.messages import (
+        RUN_VERSION,
         Contact,
         EmailRequest,
         PlaybookInput,
@@ -155,7 +156,8 @@ class PlaybookRun:
             st.facts.get(read_model.FIRST_VALUE),
             *sorted((k, p.assignee, p.due_at) for k, p in st.pending.items()),
         )
-        if key != self._row_key and workflow.patched(read_model.PATCH):
+        # A run started by this release (RUN_VERSION) does not ask the patch: asking costs a write.
+        if key != self._row_key and (self.inp.version >= RUN_VERSION or workflow.patched(read_model.PATCH)):
             self._row_key = key
             steps = read_model.first_value_steps(self.inp.definitions)
             row = read_model.run_row(self.run_view(), self.inp.account.csm.id, steps)

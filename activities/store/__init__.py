@@ -1,7 +1,7 @@
-"""The store every worker host shares: the sent ledger (activities/store/ledger.py). SQLite in
-DATA_DIR by default (one host); PostgreSQL when DATABASE_URL is set (any number of hosts).
-Tasks live in their workflow's state (Temporal) and outbox files are named by idempotency key,
-so the ledger is the only store the product keeps."""
+"""The store every worker host shares: the sent ledger (activities/store/ledger.py) and the
+accounts' dashboard rows (account_rows.py). SQLite in DATA_DIR by default (one host); PostgreSQL
+when DATABASE_URL is set (any number of hosts). Tasks live in their workflow's state (Temporal)
+and outbox files are named by idempotency key, so this is the only store the product keeps."""
 
 from __future__ import annotations
 

@@ -11,6 +11,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Literal, Optional
 
+from activities.store.account_rows import AccountRows
+
 #: An attempt younger than this with no outcome is another worker's send still in flight (retry
 #: later); older, its fate is unknown. Above the send activity's 15 s timeout (SendGrid's: 10 s).
 IN_FLIGHT_SECONDS = 60.0
@@ -32,9 +34,11 @@ class Attempt:
     wait: float = 0.0
 
 
-class Ledger(ABC):
-    """Rows of `sent`: key, channel, state (attempt, sent, failed, unknown), result (JSON), summary,
-    worker, attempted_at, at (the outcome's time). SQL uses %s placeholders, {now} and {cutoff}."""
+class Ledger(AccountRows, ABC):
+    """The store's backend (its SQL run by sqlite.py or postgres.py); also the accounts' dashboard
+    rows (AccountRows). Rows of `sent`: key, channel, state (attempt, sent, failed, unknown),
+    result (JSON), summary, worker, attempted_at, at (the outcome's time). SQL uses %s
+    placeholders, {now} and {cutoff}."""
 
     def __init__(self, worker: str, in_flight_seconds: float = IN_FLIGHT_SECONDS):
         self.worker, self.in_flight_seconds = worker, in_flight_seconds

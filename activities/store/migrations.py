@@ -44,6 +44,18 @@ MIGRATIONS = (
             " ADD COLUMN attempted_at TIMESTAMPTZ",
         ),
     ),
+    Migration(
+        3,
+        "the dashboard's row of each account, written by its journey (activities/store/account_rows.py)",
+        (
+            "CREATE TABLE IF NOT EXISTS account_rows (account_id TEXT PRIMARY KEY, chain TEXT NOT NULL,"
+            " seq INTEGER NOT NULL, csm_id TEXT NOT NULL DEFAULT '', snapshot TEXT NOT NULL, at TEXT)",
+        ),
+        (
+            "CREATE TABLE IF NOT EXISTS account_rows (account_id TEXT PRIMARY KEY, chain TEXT NOT NULL,"
+            " seq BIGINT NOT NULL, csm_id TEXT NOT NULL DEFAULT '', snapshot TEXT NOT NULL, at TIMESTAMPTZ)",
+        ),
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"

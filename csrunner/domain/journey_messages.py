@@ -182,6 +182,8 @@ class JourneyState(Model):
     rules_hash: str = ""
     #: the search attribute values last upserted (carried, so a new run does not repeat them)
     published: list[str] = []
+    #: dashboard rows written to the store, all runs (orders the writes: read_model.AccountRowWrite)
+    row_seq: int = 0
     #: ids of the latest score batches received (a resent batch is not applied twice)
     batches: list[str] = []
     # queues
@@ -190,11 +192,21 @@ class JourneyState(Model):
     timeline: list[JourneyEvent] = []
 
 
+#: The journey code a run was started for (a versioned input, as Dittofeed versions its journeys'):
+#: a run at version 1 takes every patch of docs/changing-workflows.md up to
+#: `journey-facts-without-decision` without asking `workflow.patched` (each patch asked costs a new
+#: run one visibility write, TemporalChangeVersion), and writes its dashboard row to the store.
+#: Runs at version 0 (recorded before it) ask, as they did. A patch added later is asked again,
+#: or comes with version 2.
+JOURNEY_VERSION = 1
+
+
 class JourneyInput(Model):
     account_id: AccountId
     state: Optional[JourneyState] = None  # set when continuing as new
     #: False on servers without the custom search attributes (e.g. the time-skipping test server).
     search_attributes: bool = True
+    version: int = 0  # JOURNEY_VERSION when started by this release; 0: recorded before it
 
 
 class JourneyView(Model):

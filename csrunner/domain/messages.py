@@ -181,6 +181,13 @@ class PlaybookInput(Model):
     state: Optional[RunState] = None  # set when continuing as new
     journey_id: str = ""
     search_attributes: bool = True
+    #: RUN_VERSION when started by this release: the run publishes its dashboard row without
+    #: asking the patch `dashboard-memo` (asking costs a new run a visibility write); 0: it asks.
+    version: int = 0
+
+
+#: See PlaybookInput.version.
+RUN_VERSION = 1
 
 
 class Action(Model):

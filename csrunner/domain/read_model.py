@@ -1,7 +1,10 @@
-"""The dashboard's read model: what each journey and playbook run publishes in its memo
-(`MEMO_KEY`), so `csr report` and the inbox dashboard read a whole portfolio in one visibility
-listing instead of one query (and often one replay) per run. The adapters below are the only code
-that knows the views' shapes; services/report.py uses them too for runs recorded before the memo."""
+"""The dashboard's read model: the row each journey and playbook run publishes, so `csr report` and
+the inbox dashboard read a whole portfolio without one query (and often one replay) per run.
+Playbook runs publish theirs in their memo (`MEMO_KEY`); journeys started by this release write
+theirs to the product's store (`AccountRowWrite`, by a local activity: a memo upsert is a
+visibility write, which cost the dev server more than the score update itself), those before it
+in their memo. The adapters below are the only code that knows the views' shapes;
+services/report.py uses them too for runs recorded before any row."""
 
 from __future__ import annotations
 
@@ -22,6 +25,17 @@ PATCH = "dashboard-memo"
 FIRST_VALUE = "first_value_reached"  # the run fact an onboarding task records
 CONTRACT_END = "contract_end"  # the account fact renewals are counted from
 CHURNED_ON = "churned_on"  # the account fact churn is counted from
+
+
+class AccountRowWrite(BaseModel):
+    """A journey's row for the store. `chain` (the journey's first run id) and `seq` (counted
+    across continue-as-new) order the writes: a row replaces the stored one when it is newer in
+    the same chain or from another chain (the account's journey started again)."""
+
+    account_id: str
+    chain: str
+    seq: int
+    row: AccountSnapshot
 
 
 class RunRow(BaseModel):

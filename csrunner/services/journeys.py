@@ -32,6 +32,7 @@ from csrunner.config.scoring_models import load_scoring_model
 from csrunner.config.settings import Settings
 from csrunner.domain.health import score_metrics
 from csrunner.domain.journey_messages import (
+    JOURNEY_VERSION,
     Applied,
     DealClosed,
     DealRecord,
@@ -53,8 +54,11 @@ from workflows.search_attributes import ALL as SEARCH_ATTRIBUTE_KEYS
 TASK_TIMEOUT = timedelta(seconds=60)
 
 
+JOURNEY_PREFIX = "journey:"
+
+
 def journey_id(account_id: str) -> str:
-    return f"journey:{account_id}"
+    return f"{JOURNEY_PREFIX}{account_id}"
 
 
 # --- validation (nothing is sent when any of this raises) --------------------------------------
@@ -173,7 +177,9 @@ async def search_attributes_supported(client: Client, settings: Settings) -> boo
 
 async def _input(client: Client, settings: Settings, account_id: str) -> JourneyInput:
     return JourneyInput(
-        account_id=account_id, search_attributes=await search_attributes_supported(client, settings)
+        account_id=account_id,
+        search_attributes=await search_attributes_supported(client, settings),
+        version=JOURNEY_VERSION,
     )
 
 

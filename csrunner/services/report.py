@@ -1,12 +1,14 @@
 """`csr report` and the inbox dashboard: journeys and playbook runs gathered from Temporal in two
-visibility listings, each with the row it publishes in its memo (csrunner/domain/read_model.py;
-runs recorded before that are asked their `view`, a bounded number at a time), and the KPIs
-computed by csrunner/domain/kpis.py. Scoped like everything else: a CSM sees their
+visibility listings, each with the row it publishes (csrunner/domain/read_model.py): a journey's
+from the store (its memo for journeys recorded before), a run's from its memo; runs with no row
+are asked their `view`, a bounded number at a time. The KPIs are computed by
+csrunner/domain/kpis.py. Scoped like everything else: a CSM sees their
 accounts, a manager their team, ops and executives all."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -15,6 +17,7 @@ from typing import Optional, TypeVar
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
+from activities.store import StoreError, open_ledger
 from csrunner.config.accounts import Team, TeamMember
 from csrunner.config.catalog import Catalog
 from csrunner.config.settings import Settings
@@ -22,11 +25,12 @@ from csrunner.domain import read_model
 from csrunner.domain.kpis import Report, compute
 from csrunner.domain.read_model import MEMO_KEY, RunRow
 from csrunner.domain.snapshots import AccountSnapshot
-from csrunner.services.journeys import default_model, search_attributes_supported
+from csrunner.services.journeys import JOURNEY_PREFIX, default_model, search_attributes_supported
 from csrunner.services.runs import member, sees, view
 from workflows.journey import AccountJourneyWorkflow
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def scope_of(team: Team, person_id: str) -> tuple[TeamMember, Optional[set[str]]]:
@@ -61,6 +65,20 @@ async def _listed(client: Client, query: str) -> dict[str, WorkflowExecution]:
     return newest
 
 
+def _stored_rows(settings: Settings) -> dict[str, AccountSnapshot]:
+    """The rows journeys wrote to the store, by account id (none when the store cannot be read:
+    the journeys are then asked, slower but complete)."""
+    try:
+        store = open_ledger(settings)
+    except StoreError as e:
+        log.warning("dashboard rows not read from the store (%s): asking the journeys", e)
+        return {}
+    try:
+        return store.account_rows()
+    finally:
+        store.close()
+
+
 async def _row(w: WorkflowExecution, kind: type[T]) -> Optional[T]:
     """The dashboard's row a run published in its memo; None for runs recorded before it."""
     if MEMO_KEY not in w.raw_info.memo.fields:
@@ -93,16 +111,21 @@ async def gather(
     now: datetime,
     concurrency: int = 32,
 ) -> Report:
-    """Journeys and runs from two visibility listings with their memos' rows; the few recorded
-    before the read model (or on a server without our search attributes) by their `view` query."""
+    """Journeys and runs from two visibility listings with their rows (the store's, the memos');
+    the few recorded before the read model (or on a server without our search attributes) by
+    their `view` query."""
     with_sa = await search_attributes_supported(client, settings)
     holdouts = {pid: d.holdout_percent for pid, d in catalog.definitions.items()}
     which = _RUNS if with_sa else "ExecutionStatus = 'Running'"
-    journeys, runs_listed = await asyncio.gather(
+    journeys, runs_listed, stored = await asyncio.gather(
         _listed(client, _query("AccountJourneyWorkflow", scope, with_sa)),
         _listed(client, _query("PlaybookWorkflow", scope, with_sa, which)),
+        asyncio.to_thread(_stored_rows, settings),
     )
-    accounts = {wid: await _row(w, AccountSnapshot) for wid, w in journeys.items()}
+    accounts = {
+        wid: stored.get(wid.removeprefix(JOURNEY_PREFIX)) or await _row(w, AccountSnapshot)
+        for wid, w in journeys.items()
+    }
     runs = {wid: await _row(w, RunRow) for wid, w in runs_listed.items()}
 
     def journey(wid: str) -> Callable[[], Awaitable[AccountSnapshot]]:

@@ -12,7 +12,7 @@ from csrunner.config.accounts import Team, TeamMember
 from csrunner.config.catalog import Catalog
 from csrunner.config.settings import Settings
 from csrunner.domain.lifecycle import EXPANSION, NPS, ONBOARDING, RECOVERY
-from csrunner.domain.messages import Account, Action, PlaybookInput, RunView
+from csrunner.domain.messages import RUN_VERSION, Account, Action, PlaybookInput, RunView
 from csrunner.services.temporal import start_once
 from csrunner.services.versions import Registry
 from workflows.playbook import PlaybookWorkflow
@@ -102,7 +102,10 @@ async def start_run(
         client,
         PlaybookWorkflow.run,
         PlaybookInput(
-            account=account, playbook=playbook, definitions=live(settings, catalog).bundle(playbook)
+            account=account,
+            playbook=playbook,
+            definitions=live(settings, catalog).bundle(playbook),
+            version=RUN_VERSION,
         ),
         workflow_id or run_id(account.id, playbook),
         settings.task_queue,

@@ -11,6 +11,7 @@ from support import catalog
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from activities.store import open_ledger
 from csrunner.config.accounts import load_team
 from csrunner.config.settings import REPO_ROOT
 from csrunner.services import report
@@ -62,8 +63,9 @@ async def test_the_report_gathers_real_journeys_scoped_to_the_csm(stack):
 
 
 async def test_the_report_reads_the_rows_runs_publish_and_asks_no_run(stack, monkeypatch):
-    """The read model: journeys and runs publish their dashboard rows in their memos, so the report
-    is two visibility listings and not one query per run (a run recorded before it is asked)."""
+    """The read model: a journey writes its dashboard row to the store, a run publishes its row in
+    its memo, so the report is two visibility listings and a read of the store, not one query per
+    run (a run recorded before it is asked). Neither asks a patch (a visibility write each)."""
     csm = f"csm-{uuid.uuid4().hex[:6]}"
     acct = _csm(csm)
     await deal_closed(stack.client, stack.settings, acct, f"deal-{acct.id}")
@@ -81,11 +83,21 @@ async def test_the_report_reads_the_rows_runs_publish_and_asks_no_run(stack, mon
     assert sum(asked) == 0  # no journey, no run asked its view
     assert again == r
     assert [(w.person, w.approvals + w.tasks) for w in again.work] == [(csm, 1)]  # day 0's kickoff
+    store = open_ledger(stack.settings)
+    row = store.account_rows()[acct.id]
+    store.close()
+    assert (row.csm_id, row.score, row.band) == (csm, 45, "critical")
     # Publishing the rows is workflow code: the journey's and its onboarding's histories replay.
     replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
-    for wid in (f"journey:{acct.id}", f"journey:{acct.id}/onboarding/1"):
-        history = await stack.client.get_workflow_handle(wid).fetch_history()
-        assert any(e.HasField("workflow_properties_modified_event_attributes") for e in history.events)
+    for wid, memo in ((f"journey:{acct.id}", False), (f"journey:{acct.id}/onboarding/1", True)):
+        events = (history := await stack.client.get_workflow_handle(wid).fetch_history()).events
+        assert memo == any(e.HasField("workflow_properties_modified_event_attributes") for e in events)
+        upserted = [
+            set(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
+            for e in events
+            if e.HasField("upsert_workflow_search_attributes_event_attributes")
+        ]
+        assert upserted and not any("TemporalChangeVersion" in u for u in upserted)
         await replayer.replay_workflow(history)
 
 

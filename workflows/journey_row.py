@@ -1,0 +1,79 @@
+"""The journey's dashboard row (csrunner/domain/read_model.py), published when what it is built
+from changed. Runs at JOURNEY_VERSION 1 write it to the store with the local activity
+`publish_account_row`; runs recorded before (version 0) upsert it in their memo, as they did. A base
+of AccountJourneyWorkflow (workflows/journey.py)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Optional
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from csrunner.domain import read_model
+    from csrunner.domain.journey_messages import JourneyInput, JourneyState, JourneyView
+
+#: A store write: a few milliseconds. Tried three times; a row not written is written at the next
+#: change (the journey goes on either way: the row is a copy of its state).
+ROW_TIMEOUT, ROW_RETRY = timedelta(seconds=5), RetryPolicy(maximum_attempts=3)
+
+
+class JourneyRow:
+    inp: JourneyInput
+    state: JourneyState
+    #: where the row goes: "store", "memo" (runs recorded before the store) or "" (none: a
+    #: version 0 run on a server without our search attributes)
+    row_to: str = ""
+    _row_key: Optional[tuple] = None  # what the published row was built from
+
+    def view(self) -> JourneyView:
+        raise NotImplementedError  # the journey's query
+
+    async def _row_start(self) -> None:
+        """At the start of a run that writes to the store. When an earlier run of the journey wrote
+        its last state there (the main loop publishes before continuing as new), only a change
+        from it is published; the first run after one that published in its memo writes now."""
+        if self.row_to != "store":
+            return
+        if self.state.row_seq:
+            self._row_key = self._key()
+        elif self.inp.state is not None:
+            await self._publish_row()
+
+    async def _publish_row(self) -> None:
+        """Whether to publish is decided here, from the state, never from the row's content: what
+        a row holds may change freely without touching replay."""
+        key = self._key() if self.row_to else None
+        if key is None or key == self._row_key:
+            return
+        self._row_key = key
+        row = read_model.account_snapshot(self.view())
+        if self.row_to == "memo":
+            workflow.upsert_memo({read_model.MEMO_KEY: row})
+            return
+        st = self.state
+        st.row_seq += 1
+        chain = workflow.info().first_execution_run_id
+        write = read_model.AccountRowWrite(account_id=st.account_id, chain=chain, seq=st.row_seq, row=row)
+        try:
+            await workflow.execute_local_activity(
+                "publish_account_row", write, start_to_close_timeout=ROW_TIMEOUT, retry_policy=ROW_RETRY
+            )
+        except ActivityError:
+            self._row_key = None  # published at the next change
+
+    def _key(self) -> tuple:
+        st = self.state
+        last = st.timeline[-1] if st.timeline else None  # deals, bands, alerts, NPS, facts, plays
+        onboarding = bool(st.onboarding_until and workflow.now() < st.onboarding_until)
+        return (last and (last.at, last.kind, last.text), st.score, onboarding, self._play_statuses())
+
+    def _play_statuses(self) -> tuple:
+        return tuple(p.status for p in self.state.plays)
+
+    def _plays_moved(self) -> bool:
+        """A play ended (its watcher changed it) since the row was published: publish again."""
+        return bool(self.row_to) and self._row_key is not None and self._play_statuses() != self._row_key[-1]
