@@ -15,6 +15,7 @@ with workflow.patched() or worker versioning instead (docs/changing-workflows.md
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 import sys
@@ -195,11 +196,12 @@ async def journey_decisions(env, settings) -> None:
         await _terminate(env.client.get_workflow_handle(play.workflow_id))
 
 
-async def journey_dashboard(env, settings) -> None:
-    """On the dev server (search attributes, so the dashboard row is published): a deal (onboarding
+async def on_dev_server(env, settings, name: str = "journey-dashboard") -> None:
+    """On the dev server (search attributes, so the dashboard rows are published): a deal (onboarding
     starts), score updates by update-with-start (the CSV import's call), an NPS answer, an
-    expansion signal."""
-    account = _account().model_copy(update={"id": "acme-dashboard"})
+    expansion signal. `journey-dashboard` was recorded by the release that published the journey's
+    row in its memo (version 0), `journey-store` by the one that writes it to the store."""
+    account = _account().model_copy(update={"id": name.replace("journey-", "acme-")})
     wid, _ = await journeys.deal_closed(env.client, settings, account, "deal-dashboard")
     for i, score in enumerate((85, 58, 62)):
         await journeys.apply_batch(
@@ -213,9 +215,9 @@ async def journey_dashboard(env, settings) -> None:
             break
         await asyncio.sleep(0.1)
     await asyncio.sleep(0.5)
-    await _save(env, handle, "journey-dashboard", what="AccountJourneyWorkflow")
+    await _save(env, handle, name, what="AccountJourneyWorkflow")
     onboarding = env.client.get_workflow_handle(f"{wid}/onboarding/1")  # its day 0, row published
-    await _save(env, onboarding, "onboarding-dashboard")
+    await _save(env, onboarding, name.replace("journey-", "onboarding-"))
 
 
 async def deal_intake(env, settings, hubspot) -> None:
@@ -244,10 +246,11 @@ SCENARIOS = {
     "journey": journey,
     "journey-decisions": journey_decisions,
     "deal-intake": deal_intake,
-    "journey-dashboard": journey_dashboard,
+    "journey-dashboard": on_dev_server,
+    "journey-store": functools.partial(on_dev_server, name="journey-store"),
 }
 #: Recorded on the dev server: its search attributes make runs publish what the dashboard reads.
-ON_DEV_SERVER = {"journey-dashboard"}  # also records the onboarding it started
+ON_DEV_SERVER = {"journey-dashboard", "journey-store"}  # each also records the onboarding it started
 #: Recorded by an earlier release: their files are what runs in flight look like, so they are
 #: never re-recorded (re-recording would record today's shape and prove nothing).
 FROZEN = {"onboarding-full", "onboarding-deadline-skip", "journey", "journey-dashboard"}

@@ -33,14 +33,10 @@ class JourneyRow:
         raise NotImplementedError  # the journey's query
 
     async def _row_start(self) -> None:
-        """At the start of a run that writes to the store. When an earlier run of the journey wrote
-        its last state there (the main loop publishes before continuing as new), only a change
-        from it is published; the first run after one that published in its memo writes now."""
-        if self.row_to != "store":
-            return
-        if self.state.row_seq:
-            self._row_key = self._key()
-        elif self.inp.state is not None:
+        """A run that continued as new writes its row at once (one write per run, every ~2,000
+        events): whatever the run before did (its last write failed, or it published in its memo),
+        the store then holds this state. A new journey writes once it has handled a message."""
+        if self.row_to == "store" and self.inp.state is not None:
             await self._publish_row()
 
     async def _publish_row(self) -> None:
