@@ -4,8 +4,6 @@ again for the account (another chain) replaces it. The same SQL on SQLite and on
 
 from __future__ import annotations
 
-import pytest
-
 from activities.store import Ledger, PostgresLedger, SqliteLedger
 from csrunner.domain.read_model import AccountRowWrite
 from csrunner.domain.snapshots import AccountSnapshot
