@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 from csrunner.config.settings import Settings
+from csrunner.domain import journey_view
 from csrunner.domain.messages import Account, Action, RunView
 from csrunner.services import journeys
 from csrunner.services.runs import act
@@ -52,6 +53,18 @@ def account(account_id: str) -> Account:
 
 def settings_for(tmp_path) -> Settings:
     return Settings(data_dir=tmp_path, task_queue="tq-" + uuid4().hex)
+
+
+def continue_as_new_after(monkeypatch, signals: int) -> None:
+    """A journey run that received `signals` signals continues-as-new (also when replayed)."""
+    reason = journey_view.continue_as_new_reason
+    monkeypatch.setattr(
+        journey_view,
+        "continue_as_new_reason",
+        lambda rules, length, received, suggested: (
+            "forced by the test" if received >= signals else reason(rules, length, received, suggested)
+        ),
+    )
 
 
 @asynccontextmanager

@@ -15,12 +15,19 @@ from email import policy
 from email.parser import BytesParser
 
 import pytest
-from journey_support import Clock, account, journey_worker, run_histories, run_view, settings_for
+from journey_support import (
+    Clock,
+    account,
+    continue_as_new_after,
+    journey_worker,
+    run_histories,
+    run_view,
+    settings_for,
+)
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 
-from csrunner.domain import journey_view
 from csrunner.services import journeys
 from workflows.journey import AccountJourneyWorkflow
 
@@ -124,15 +131,7 @@ async def test_the_survey_goes_out_once_when_the_journey_continued_as_new_before
     settings = settings_for(tmp_path)
     client, clock, acc = env.client, Clock(env), account("nps-carried")
     wid = journeys.journey_id(acc.id)
-    reason = journey_view.continue_as_new_reason
-    # A run that received the deal and one more signal continues-as-new (also when replayed).
-    monkeypatch.setattr(
-        journey_view,
-        "continue_as_new_reason",
-        lambda rules, length, signals, suggested: (
-            "forced by the test" if signals >= 2 else reason(rules, length, signals, suggested)
-        ),
-    )
+    continue_as_new_after(monkeypatch, signals=2)  # the deal and one more signal
     async with journey_worker(client, settings, acc.id):
         await clock.start()
         await journeys.deal_closed(client, settings, acc, "deal-nps-2")

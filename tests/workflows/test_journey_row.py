@@ -8,12 +8,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from journey_support import Clock, account, journey_worker, run_histories, settings_for
+from journey_support import Clock, account, continue_as_new_after, journey_worker, run_histories, settings_for
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from activities.store import open_ledger
-from csrunner.domain import journey_view
 from csrunner.domain.journey_messages import DealClosed, JourneyInput
 from csrunner.services import journeys
 from workflows.journey import AccountJourneyWorkflow
@@ -40,15 +39,7 @@ def _markers(histories) -> list[str]:
 
 @pytest.fixture
 def two_signals_per_run(monkeypatch):
-    """A run that received two signals continues-as-new (also when replayed)."""
-    reason = journey_view.continue_as_new_reason
-    monkeypatch.setattr(
-        journey_view,
-        "continue_as_new_reason",
-        lambda rules, length, signals, suggested: (
-            "forced by the test" if signals >= 2 else reason(rules, length, signals, suggested)
-        ),
-    )
+    continue_as_new_after(monkeypatch, signals=2)
 
 
 async def test_the_row_follows_the_journey_across_continue_as_new(env, tmp_path, two_signals_per_run):
