@@ -40,7 +40,7 @@ def activities_for(settings: Settings) -> list:
     email = EmailActivities(settings, renderer, ledger)
     slack = SlackActivities(settings, renderer, ledger)
     tasks = TaskActivities(settings, ledger)
-    journey = JourneyActivities(settings)
+    journey = JourneyActivities(settings, ledger)
     rows = AccountRowActivities(ledger)
     hubspot = HubSpotActivities(settings)
     intake = JourneyStartActivities(settings, deal_closed)  # the CLI's deal-closed, on the worker's client

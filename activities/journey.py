@@ -14,12 +14,13 @@ import hashlib
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Optional, TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import metrics
+from activities.store.account_rows import AccountRows
 from csrunner.config.catalog import Catalog, load_catalog, playbook_files
 from csrunner.config.scoring_models import load_scoring_model
 from csrunner.config.settings import Settings
@@ -27,6 +28,7 @@ from csrunner.config.sourcemap import DefinitionError
 from csrunner.domain import journey_rules, lifecycle
 from csrunner.domain.definitions import PlaybookDefinition
 from csrunner.domain.journey_rules import Outcome, PlayStart, RuleRequest
+from csrunner.domain.read_model import AccountRowWrite
 from csrunner.domain.scoring import ScoringModel
 
 T = TypeVar("T")
@@ -75,8 +77,10 @@ def _definition_error(what: str, e: DefinitionError) -> ApplicationError:
 
 
 class JourneyActivities:
-    def __init__(self, settings: Settings):
-        self.settings = settings
+    def __init__(self, settings: Settings, rows: Optional[AccountRows] = None):
+        """`rows`: where `decide_scores` writes a journey's row after quiet updates (none: the
+        journey writes every row itself)."""
+        self.settings, self.rows = settings, rows
         s = settings
         self.model: FileCache[ScoringModel] = FileCache(
             lambda: [s.scoring_model_path], lambda: load_scoring_model(s.scoring_model_path)
@@ -105,8 +109,9 @@ class JourneyActivities:
         return out
 
     @activity.defn(name="journey_decide_scores")
-    async def decide_scores(self, req: RuleRequest) -> list[Outcome]:
-        """Consecutive score updates in one call (see journey_rules.decide_scores)."""
+    def decide_scores(self, req: RuleRequest) -> list[Outcome]:
+        """Consecutive score updates in one call (see journey_rules.decide_scores). Synchronous
+        (the worker's thread pool): it may write the journey's row to the store."""
         rules, model, model_hash = self._rules_and_model()
         outs = journey_rules.decide_scores(rules, model, req)
         for out in outs:
@@ -114,8 +119,21 @@ class JourneyActivities:
         last = outs[-1]
         if last.decision is not None and last.decision.start:
             last.starts = [self._play("retention", last.decision.start, last.decision.note)]
+        last.row = self._quiet_row(req, outs)
         metrics.decisions(req.kind, outs)
         return outs
+
+    def _quiet_row(self, req: RuleRequest, outs: list[Outcome]) -> Optional[AccountRowWrite]:
+        """The row quiet updates leave, written now; None if not (the journey then writes it)."""
+        row = journey_rules.quiet_row(req, outs) if self.rows is not None else None
+        if row is None or self.rows is None:
+            return None
+        try:
+            self.rows.put_account_row(row)
+        except Exception as e:  # a copy of the journey's state: the journey writes it instead
+            activity.logger.warning("row of %s not written with the decision: %s", row.account_id, e)
+            return None
+        return row
 
     def _rules_and_model(self) -> tuple[lifecycle.LifecycleRules, ScoringModel, str]:
         """The rules of `csrunner.domain.lifecycle` as deployed now (read at each call, so a test

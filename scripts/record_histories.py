@@ -196,14 +196,17 @@ async def journey_decisions(env, settings) -> None:
         await _terminate(env.client.get_workflow_handle(play.workflow_id))
 
 
-async def on_dev_server(env, settings, name: str = "journey-dashboard") -> None:
+async def on_dev_server(
+    env, settings, name: str = "journey-dashboard", scores: tuple[float, ...] = (85, 58, 62)
+) -> None:
     """On the dev server (search attributes, so the dashboard rows are published): a deal (onboarding
     starts), score updates by update-with-start (the CSV import's call), an NPS answer, an
     expansion signal. `journey-dashboard` was recorded by the release that published the journey's
-    row in its memo (version 0), `journey-store` by the one that writes it to the store."""
+    row in its memo (version 0), `journey-store` by the one that writes it to the store,
+    `journey-quiet-rows` by the one whose quiet updates have their row written with the decision."""
     account = _account().model_copy(update={"id": name.replace("journey-", "acme-")})
     wid, _ = await journeys.deal_closed(env.client, settings, account, "deal-dashboard")
-    for i, score in enumerate((85, 58, 62)):
+    for i, score in enumerate(scores):
         await journeys.apply_batch(
             env.client, settings, account.id, [journeys.score_update(settings, score=score)], f"b{i}"
         )
@@ -248,12 +251,19 @@ SCENARIOS = {
     "deal-intake": deal_intake,
     "journey-dashboard": on_dev_server,
     "journey-store": functools.partial(on_dev_server, name="journey-store"),
+    "journey-quiet-rows": functools.partial(
+        on_dev_server, name="journey-quiet-rows", scores=(85, 88, 58, 62)
+    ),
 }
 #: Recorded on the dev server: its search attributes make runs publish what the dashboard reads.
-ON_DEV_SERVER = {"journey-dashboard", "journey-store"}  # each also records the onboarding it started
+ON_DEV_SERVER = {
+    "journey-dashboard",
+    "journey-store",
+    "journey-quiet-rows",
+}  # each also records the onboarding it started
 #: Recorded by an earlier release: their files are what runs in flight look like, so they are
 #: never re-recorded (re-recording would record today's shape and prove nothing).
-FROZEN = {"onboarding-full", "onboarding-deadline-skip", "journey", "journey-dashboard"}
+FROZEN = {"onboarding-full", "onboarding-deadline-skip", "journey", "journey-dashboard", "journey-store"}
 
 
 async def _save(env, handle, name: str, last: int | None = None, what: str = "PlaybookWorkflow") -> None:

@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from csrunner.domain.journey_messages import DealClosed, ExpansionSignal, NpsAnswer, ScoreUpdate
     from csrunner.domain.journey_rules import Kind, Outcome, PlayStart, RuleRequest
     from csrunner.domain.messages import Schedule, ScheduleRequest
+    from csrunner.domain.read_model import AccountRowWrite
     from workflows import common
     from workflows.journey_legacy import LegacyHandlers
 
@@ -43,7 +44,14 @@ class RecordedHandlers(LegacyHandlers):
         asking (journey_messages.JOURNEY_VERSION); a run recorded before asks."""
         return self.inp.version >= 1 or workflow.patched(patch)
 
-    def _request(self, kind: Kind, m=None, messages=()) -> RuleRequest:
+    def _last_row(self) -> Optional[AccountRowWrite]:
+        """The dashboard row this run last wrote (workflows/journey_row.py)."""
+        return None
+
+    def _row_written(self, w: AccountRowWrite) -> None:
+        """`journey_decide_scores` wrote the row for the journey (workflows/journey_row.py)."""
+
+    def _request(self, kind: Kind, m=None, messages=(), row: Optional[AccountRowWrite] = None) -> RuleRequest:
         st = self.state
         slim = st.model_copy(
             update=dict(
@@ -65,6 +73,7 @@ class RecordedHandlers(LegacyHandlers):
             message=m,
             messages=list(messages),
             now=workflow.now(),
+            row=row,
         )
 
     async def _decide(self, kind: Kind, m=None) -> Outcome:
@@ -97,7 +106,7 @@ class RecordedHandlers(LegacyHandlers):
             return n
         outs = await workflow.execute_activity(
             "journey_decide_scores",
-            self._request("score", messages=run),
+            self._request("score", messages=run, row=self._last_row()),
             result_type=list[Outcome],
             start_to_close_timeout=DECIDE_TIMEOUT,
             retry_policy=DECIDE_RETRY,
@@ -106,6 +115,8 @@ class RecordedHandlers(LegacyHandlers):
         for m, out in zip(run, outs, strict=False):  # the answer may stop early
             self.current = st.inbox.pop(0)  # m: only this loop takes from the queue's head
             await self._score(m, out)
+        if outs[-1].row is not None:  # recorded: answers of the release before have none
+            self._row_written(outs[-1].row)
         return len(outs)
 
     def _hashes(self, out: Outcome) -> None:

@@ -1,7 +1,8 @@
 """The journey's dashboard row (csrunner/domain/read_model.py), published when what it is built
 from changed. Runs at JOURNEY_VERSION 1 write it to the store with the local activity
-`publish_account_row`; runs recorded before (version 0) upsert it in their memo, as they did. A base
-of AccountJourneyWorkflow (workflows/journey.py)."""
+`publish_account_row`, or have `journey_decide_scores` write it when score updates changed only the
+score (docs/changing-workflows.md, "Rows written with the decision"); runs recorded before
+(version 0) upsert it in their memo, as they did. A base of AccountJourneyWorkflow."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ class JourneyRow:
     #: version 0 run on a server without our search attributes)
     row_to: str = ""
     _row_key: Optional[tuple] = None  # what the published row was built from
+    _row: Optional[read_model.AccountRowWrite] = None  # the row last written to the store
 
     def view(self) -> JourneyView:
         raise NotImplementedError  # the journey's query
@@ -54,12 +56,31 @@ class JourneyRow:
         st.row_seq += 1
         chain = workflow.info().first_execution_run_id
         write = read_model.AccountRowWrite(account_id=st.account_id, chain=chain, seq=st.row_seq, row=row)
+        self._row = None  # until written
         try:
             await workflow.execute_local_activity(
                 "publish_account_row", write, start_to_close_timeout=ROW_TIMEOUT, retry_policy=ROW_RETRY
             )
         except ActivityError:
             self._row_key = None  # published at the next change
+            return
+        self._row = write
+
+    def _last_row(self) -> Optional[read_model.AccountRowWrite]:
+        """Sent with score updates when the store holds this state's row: if the updates move
+        nothing on it but the score, `journey_decide_scores` writes the row they leave."""
+        current = self.row_to == "store" and self._row_key is not None and self._row_key == self._key()
+        return self._row if current else None
+
+    def _row_written(self, w: read_model.AccountRowWrite) -> None:
+        """The decision came with the row its updates leave, written to the store. Taken as
+        published when, of what rows are built from (`_key`), the updates changed only the score;
+        else the journey writes its own after the activity's seq, which no older row replaces.
+        Decided from the state and the recorded answer, never from the row's content."""
+        st, k = self.state, self._row_key
+        st.row_seq = max(st.row_seq, w.seq)
+        if k is not None and self._key() == (k[0], st.score, *k[2:]):
+            self._row_key, self._row = self._key(), w
 
     def _key(self) -> tuple:
         st = self.state

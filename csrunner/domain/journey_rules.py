@@ -17,6 +17,7 @@ from csrunner.domain import journey_view, lifecycle
 from csrunner.domain.definitions import PlaybookDefinition
 from csrunner.domain.journey_messages import JourneyState, Message, NpsAnswer, NpsRecord, ScoreUpdate
 from csrunner.domain.messages import Model
+from csrunner.domain.read_model import AccountRowWrite
 from csrunner.domain.scoring import Band, ScoringModel
 from csrunner.domain.triggers import FiredTrigger, Observation
 
@@ -33,6 +34,8 @@ class RuleRequest(Model):
     #: kind "score": consecutive score updates at the head of the journey's queue
     messages: list[ScoreUpdate] = []
     now: datetime
+    #: kind "score": the dashboard row the journey last wrote to the store, if it knows it
+    row: Optional[AccountRowWrite] = None
 
 
 class PlayStart(Model):
@@ -70,6 +73,9 @@ class Outcome(Model):
     referral_why: str = ""
     #: what `decision.start` (or a deal's first plays) will run; filled in by the activity
     starts: list[PlayStart] = []
+    #: the row the activity wrote for the journey with the last of a run of quiet updates
+    #: (`quiet_row`); the journey then has nothing to write itself if its own row is the same
+    row: Optional[AccountRowWrite] = None
 
 
 def decide(rules: lifecycle.LifecycleRules, model: ScoringModel, req: RuleRequest) -> Outcome:
@@ -127,6 +133,24 @@ def decide_scores(rules: lifecycle.LifecycleRules, model: ScoringModel, req: Rul
             }
         )
     return outs
+
+
+def quiet_row(req: RuleRequest, outs: list[Outcome]) -> Optional[AccountRowWrite]:
+    """The journey's next dashboard row when these score updates move nothing on it but the score:
+    each was scored, the band holds, nothing fired, starts or is preempted, no facts came. Written
+    with the decision, it spares the journey a write of its own (a local activity per update).
+    None when anything else may change the row: the journey then writes it, as always."""
+    prev, band = req.row, req.state.band
+    if prev is None or not band or len(outs) != len(req.messages):
+        return None
+    for m, out in zip(req.messages, outs, strict=True):
+        if out.error or m.facts or out.band is None or out.band.name != band or has_effects(out):
+            return None
+    last = outs[-1].observation
+    if last is None:
+        return None
+    row = prev.row.model_copy(update={"score": last.score})
+    return prev.model_copy(update={"seq": prev.seq + 1, "row": row})
 
 
 def has_effects(out: Outcome) -> bool:

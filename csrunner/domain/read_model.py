@@ -61,7 +61,10 @@ def account_snapshot(v: JourneyView) -> AccountSnapshot:
     """A journey's view as the report reads it (first value comes from the onboarding run)."""
     bands = [BandAt(at=e.at, band=b) for e in v.timeline if e.kind == "score" and (b := _band_of(e.text))]
     if v.band and (not bands or bands[-1].band != v.band) and v.last_update_at:
-        bands.append(BandAt(at=v.last_update_at, band=v.band))  # older changes fell off the timeline
+        # the change fell off the timeline: the band has held since before its oldest event
+        # (a time that does not move with each update, so a quiet update leaves the row as it is)
+        since = max([v.timeline[0].at if v.timeline else v.last_update_at, *(b.at for b in bands[-1:])])
+        bands.append(BandAt(at=since, band=v.band))
     return AccountSnapshot(
         account_id=v.account_id,
         account_name=v.account_name,

@@ -13,6 +13,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from activities.store import open_ledger
+from csrunner.domain import journey_rules
 from csrunner.domain.journey_messages import DealClosed, JourneyInput
 from csrunner.services import journeys
 from workflows.journey import AccountJourneyWorkflow
@@ -91,3 +92,60 @@ async def test_a_journey_recorded_before_the_store_writes_its_row_once_it_contin
         histories = await run_histories(client, wid)
     assert len(histories) == 2
     assert "core_patch" in _markers(histories[:1]) and "core_patch" not in _markers(histories[1:])
+
+
+async def test_a_quiet_update_has_its_row_written_with_the_decision(env, tmp_path):
+    """A score that moves nothing on the row but the score (same band, nothing fired or started):
+    `journey_decide_scores` writes the row, so the journey runs no local activity for it. A band
+    change still has the journey write its own row."""
+    settings = settings_for(tmp_path)
+    client, acc = env.client, account("row-quiet")
+    wid = journeys.journey_id(acc.id)
+
+    async def writes_by_the_journey() -> int:
+        return _markers(await run_histories(client, wid)).count("core_local_activity")
+
+    async with journey_worker(client, settings, acc.id):
+        await Clock(env).start()
+        await journeys.deal_closed(client, settings, acc, "deal-quiet")
+        await env.sleep(timedelta(minutes=1))
+        for score, source in [(85, "first"), (88, "quiet"), (86, "quiet too"), (40, "band falls")]:
+            before = await writes_by_the_journey()
+            await journeys.push_score(client, settings, acc.id, score=score, source=source)
+            await env.sleep(timedelta(minutes=1))
+            row = _stored(settings, acc.id)
+            assert row.score == score
+            written = await writes_by_the_journey() - before
+            assert written == (0 if source.startswith("quiet") else 1), source
+        assert (row.band, [b.band for b in row.bands]) == ("critical", ["healthy", "critical"])
+        histories = await run_histories(client, wid)
+    replayer = Replayer(workflows=[AccountJourneyWorkflow], data_converter=pydantic_data_converter)
+    for h in histories:
+        await replayer.replay_workflow(h)
+
+
+async def test_a_row_written_with_more_than_a_new_score_is_replaced_by_the_journeys(
+    env, tmp_path, monkeypatch
+):
+    """Should the activity write a row for updates that changed more than the score (here a band:
+    a rule of the activity's that is wrong), the journey writes its own after it, and the store
+    ends with the journey's row."""
+
+    def eager(req, outs):  # the last row with the new score, whatever the updates did
+        last = outs[-1].observation
+        row = req.row and req.row.row.model_copy(update={"score": last.score})
+        return req.row and req.row.model_copy(update={"seq": req.row.seq + 1, "row": row})
+
+    monkeypatch.setattr(journey_rules, "quiet_row", eager)
+    settings = settings_for(tmp_path)
+    client, acc = env.client, account("row-eager")
+    async with journey_worker(client, settings, acc.id):
+        await Clock(env).start()
+        await journeys.deal_closed(client, settings, acc, "deal-eager")
+        await env.sleep(timedelta(minutes=1))
+        await journeys.push_score(client, settings, acc.id, score=40, source="feed")
+        await env.sleep(timedelta(minutes=1))
+        row = _stored(settings, acc.id)
+        markers = _markers(await run_histories(client, journeys.journey_id(acc.id)))
+    assert (row.score, row.band) == (40, "critical")  # not the activity's (no band)
+    assert markers.count("core_local_activity") == 2  # after the deal, and after 40
