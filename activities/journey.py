@@ -125,8 +125,7 @@ class JourneyActivities:
 
     def _quiet_row(self, req: RuleRequest, outs: list[Outcome]) -> Optional[AccountRowWrite]:
         """The row quiet updates leave, written now; None if not (the journey then writes it)."""
-        row = journey_rules.quiet_row(req, outs) if self.rows is not None else None
-        if row is None or self.rows is None:
+        if self.rows is None or (row := journey_rules.quiet_row(req, outs)) is None:
             return None
         try:
             self.rows.put_account_row(row)

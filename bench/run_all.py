@@ -137,16 +137,22 @@ def write_csv(path: Path, ids: list[str], score: float) -> Path:
     return path
 
 
-async def run(args) -> list[dict]:
-    rows: list[dict] = []
-    acc = load_account(REPO_ROOT / "examples" / "acme.yaml", load_team(REPO_ROOT / "team.yaml"))
-    tmp = Path(tempfile.mkdtemp())
-    async with await WorkflowEnvironment.start_local(
+async def dev_server() -> WorkflowEnvironment:
+    """The embedded dev server both sides run on: our search attributes, and room for the import's
+    concurrent updates per journey."""
+    return await WorkflowEnvironment.start_local(
         data_converter=pydantic_data_converter,
         search_attributes=SEARCH_ATTRIBUTE_KEYS,
         dev_server_existing_path=dev_server_path(),
         dev_server_extra_args=["--dynamic-config-value", "limit.workflowExecution.maxInFlightUpdates=100"],
-    ) as env:
+    )
+
+
+async def run(args) -> list[dict]:
+    rows: list[dict] = []
+    acc = load_account(REPO_ROOT / "examples" / "acme.yaml", load_team(REPO_ROOT / "team.yaml"))
+    tmp = Path(tempfile.mkdtemp())
+    async with await dev_server() as env:
         client, run_id = env.client, uuid.uuid4().hex[:6]
         settings = Settings(data_dir=tmp, task_queue=f"bench-ours-{run_id}", journey_search_attributes=True)
         bare_q = f"bench-bare-{run_id}"

@@ -22,23 +22,19 @@ import uuid
 from pathlib import Path
 
 from temporalio import workflow
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 with workflow.unsafe.imports_passed_through():
     import bare
     from bare import BareJourney
-    from run_all import bare_updates, gated, until, write_csv
+    from run_all import bare_updates, dev_server, gated, until, write_csv
 
     from csrunner.config.accounts import load_account, load_team
     from csrunner.config.settings import REPO_ROOT, Settings
     from csrunner.services import journeys
     from csrunner.services.score_import import import_scores
-    from csrunner.services.temporal import dev_server_path
     from worker import build_worker
-    from workflows.search_attributes import ALL as SEARCH_ATTRIBUTE_KEYS
 
 
 def cpu_seconds() -> tuple[float, float]:
@@ -69,12 +65,7 @@ async def measure(n: int, reps: int, send) -> dict:
 async def run(n: int, reps: int) -> None:
     acc = load_account(REPO_ROOT / "examples" / "acme.yaml", load_team(REPO_ROOT / "team.yaml"))
     tmp, run_id = Path(tempfile.mkdtemp()), uuid.uuid4().hex[:6]
-    async with await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        search_attributes=SEARCH_ATTRIBUTE_KEYS,
-        dev_server_existing_path=dev_server_path(),
-        dev_server_extra_args=["--dynamic-config-value", "limit.workflowExecution.maxInFlightUpdates=100"],
-    ) as env:
+    async with await dev_server() as env:
         client = env.client
         settings = Settings(data_dir=tmp, task_queue=f"cost-{run_id}", journey_search_attributes=True)
         bare_q = f"cost-bare-{run_id}"

@@ -7,7 +7,7 @@ score (docs/changing-workflows.md, "Rows written with the decision"); runs recor
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Optional
+from typing import Any, NamedTuple, Optional
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -22,13 +22,22 @@ with workflow.unsafe.imports_passed_through():
 ROW_TIMEOUT, ROW_RETRY = timedelta(seconds=5), RetryPolicy(maximum_attempts=3)
 
 
+class RowKey(NamedTuple):
+    """What a journey's row is built from: when it changes, the row is published again."""
+
+    last_event: Any  # deals, bands, alerts, NPS, facts, plays: the timeline's last event
+    score: Optional[float]
+    onboarding: bool
+    plays: tuple  # their statuses
+
+
 class JourneyRow:
     inp: JourneyInput
     state: JourneyState
     #: where the row goes: "store", "memo" (runs recorded before the store) or "" (none: a
     #: version 0 run on a server without our search attributes)
     row_to: str = ""
-    _row_key: Optional[tuple] = None  # what the published row was built from
+    _row_key: Optional[RowKey] = None  # what the published row was built from
     _row: Optional[read_model.AccountRowWrite] = None  # the row last written to the store
 
     def view(self) -> JourneyView:
@@ -69,28 +78,28 @@ class JourneyRow:
     def _last_row(self) -> Optional[read_model.AccountRowWrite]:
         """Sent with score updates when the store holds this state's row: if the updates move
         nothing on it but the score, `journey_decide_scores` writes the row they leave."""
-        current = self.row_to == "store" and self._row_key is not None and self._row_key == self._key()
-        return self._row if current else None
+        return self._row if self.row_to == "store" and self._row_key == self._key() else None
 
     def _row_written(self, w: read_model.AccountRowWrite) -> None:
         """The decision came with the row its updates leave, written to the store. Taken as
         published when, of what rows are built from (`_key`), the updates changed only the score;
         else the journey writes its own after the activity's seq, which no older row replaces.
         Decided from the state and the recorded answer, never from the row's content."""
-        st, k = self.state, self._row_key
+        st, before = self.state, self._row_key
         st.row_seq = max(st.row_seq, w.seq)
-        if k is not None and self._key() == (k[0], st.score, *k[2:]):
+        if before is not None and self._key() == before._replace(score=st.score):
             self._row_key, self._row = self._key(), w
 
-    def _key(self) -> tuple:
+    def _key(self) -> RowKey:
         st = self.state
-        last = st.timeline[-1] if st.timeline else None  # deals, bands, alerts, NPS, facts, plays
+        last = st.timeline[-1] if st.timeline else None
         onboarding = bool(st.onboarding_until and workflow.now() < st.onboarding_until)
-        return (last and (last.at, last.kind, last.text), st.score, onboarding, self._play_statuses())
+        return RowKey(last and (last.at, last.kind, last.text), st.score, onboarding, self._play_statuses())
 
     def _play_statuses(self) -> tuple:
         return tuple(p.status for p in self.state.plays)
 
     def _plays_moved(self) -> bool:
         """A play ended (its watcher changed it) since the row was published: publish again."""
-        return bool(self.row_to) and self._row_key is not None and self._play_statuses() != self._row_key[-1]
+        published = self._row_key
+        return bool(self.row_to) and published is not None and self._play_statuses() != published.plays

@@ -38,6 +38,13 @@ def _markers(histories) -> list[str]:
     ]
 
 
+async def _past_its_deal(env, settings, acc) -> None:
+    """The clock running, the account's deal closed and handled (its row written)."""
+    await Clock(env).start()
+    await journeys.deal_closed(env.client, settings, acc, f"deal-{acc.id}")
+    await env.sleep(timedelta(minutes=1))
+
+
 @pytest.fixture
 def two_signals_per_run(monkeypatch):
     continue_as_new_after(monkeypatch, signals=2)
@@ -47,9 +54,7 @@ async def test_the_row_follows_the_journey_across_continue_as_new(env, tmp_path,
     settings = settings_for(tmp_path)
     client, acc = env.client, account("row-carried")
     async with journey_worker(client, settings, acc.id):
-        await Clock(env).start()
-        await journeys.deal_closed(client, settings, acc, "deal-row")
-        await env.sleep(timedelta(minutes=1))
+        await _past_its_deal(env, settings, acc)
         first = _stored(settings, acc.id)
         assert (first.phase, first.score, first.csm_id) == ("onboarding", None, "maria")
         # the second signal ends the run; the next run handles it and writes the row
@@ -106,9 +111,7 @@ async def test_a_quiet_update_has_its_row_written_with_the_decision(env, tmp_pat
         return _markers(await run_histories(client, wid)).count("core_local_activity")
 
     async with journey_worker(client, settings, acc.id):
-        await Clock(env).start()
-        await journeys.deal_closed(client, settings, acc, "deal-quiet")
-        await env.sleep(timedelta(minutes=1))
+        await _past_its_deal(env, settings, acc)
         for score, source in [(85, "first"), (88, "quiet"), (86, "quiet too"), (40, "band falls")]:
             before = await writes_by_the_journey()
             await journeys.push_score(client, settings, acc.id, score=score, source=source)
@@ -140,9 +143,7 @@ async def test_a_row_written_with_more_than_a_new_score_is_replaced_by_the_journ
     settings = settings_for(tmp_path)
     client, acc = env.client, account("row-eager")
     async with journey_worker(client, settings, acc.id):
-        await Clock(env).start()
-        await journeys.deal_closed(client, settings, acc, "deal-eager")
-        await env.sleep(timedelta(minutes=1))
+        await _past_its_deal(env, settings, acc)
         await journeys.push_score(client, settings, acc.id, score=40, source="feed")
         await env.sleep(timedelta(minutes=1))
         row = _stored(settings, acc.id)
