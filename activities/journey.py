@@ -156,6 +156,7 @@ class JourneyActivities:
             definitions=defs,
             span_days=lifecycle.span_days(defs, playbook),
             catalog_hash=digest,
+            content_hash=defs[playbook].content_hash,
         )
 
     @activity.defn

@@ -75,8 +75,13 @@ class BareJourney:
 
 @workflow.defn(sandboxed=False)
 class BareDeal:
-    """A deal: its own activities, then its children (each with theirs); waits forever after.
-    Counts are per workflow here, so averages are rounded (the 0.5 start of the carry)."""
+    """A deal: started with its signal as ours is (signal-with-start), its own activities, then its
+    children (each with theirs); waits forever after. Counts are per workflow here, so averages are
+    rounded (the 0.5 start of the carry)."""
+
+    @workflow.signal
+    def deal(self, deal_id: str) -> None:
+        self.deal_id = deal_id
 
     @workflow.run
     async def run(self, per: Calls) -> None:

@@ -1,7 +1,7 @@
 """The journey's benchmarks, each beside bare Temporal doing the same calls on the same embedded dev
 server in the same run; prints one table and writes it as JSON.
 
-    .venv/bin/python bench/run_all.py [--accounts 200] [--deals 60] [--waiting 1000] [--days 180]
+    .venv/bin/python bench/run_all.py [--accounts 200] [--deals 60] [--rounds 4] [--waiting 1000] [--days 180]
                                       [--json bench.json]
 
 Bare does the same calls: its workflows run as many (empty) activities and local activities per
@@ -12,7 +12,8 @@ Both run workflow code outside Temporal's sandbox (the product's default; WORKFL
 benchmarked here).
   first-update-new        CSV import for accounts never seen | bare update-with-start, new ids
   deal-path               deal closed → journey → onboarding → welcome email in the outbox | bare:
-                          a workflow with ours' journey's activities, starting children with theirs
+                          signal-with-start of a workflow with ours' journey's activities, starting
+                          children with theirs; --rounds alternate ours and bare
   ingest-existing-import  CSV import (update-with-start per account, answered when applied) to
                           journeys past their deal | bare update-with-start to waiting workflows
   ingest-existing-feed    the batch feed's call (one signal per account) until every journey applied
@@ -127,6 +128,24 @@ async def _exists(client: Client, wid: str) -> bool:
         return False
 
 
+def rounds(n: int, k: int) -> list[tuple[int, int]]:
+    """n split into k rounds as (first index, size), sizes differing by at most one."""
+    k = max(1, min(k, n))
+    sizes = [n // k + (i < n % k) for i in range(k)]
+    return [(sum(sizes[:i]), size) for i, size in enumerate(sizes)]
+
+
+async def deal_calls(client: Client, journey_ids: list[str]) -> Calls:
+    """What ours did per deal: the journeys' activities, and their plays' as children."""
+    deal = await bare.count(client, journey_ids, len(journey_ids))
+    for play in ("onboarding", "nps"):
+        started = [w for w in (f"{j}/{play}/1" for j in journey_ids) if await _exists(client, w)]
+        if started:
+            child = await bare.count(client, started, len(started))
+            deal.children += [child] * round(len(started) / len(journey_ids))
+    return deal
+
+
 def feed_score(k: int) -> float:
     """A score of its own for the k-th feed update (the last one is recognisable in the rows)."""
     return 60 + k / 100
@@ -189,53 +208,61 @@ async def run(args) -> list[dict]:
             )
             row("first-update-new", ours, bare_s, "updates/s", n, per)
 
-            # deal path: webhook's service call → journey → onboarding → welcome email (outbox)
-            d = args.deals
-            emails = settings.outbox_dir / "email"
-            t = time.perf_counter()
-            await gated(
-                conc,
-                [
-                    (
-                        lambda i=i: journeys.deal_closed(
-                            client, settings, acc.model_copy(update={"id": f"deal-{run_id}-{i}"}), f"d-{i}"
+            # deal path: deal closed (the webhook's service call) → journey → onboarding → welcome
+            # email in the outbox. Rounds alternate ours and bare, so a change in the server's load
+            # during the row (its own background work after the imports) falls on both alike.
+            d, emails = args.deals, settings.outbox_dir / "email"
+            ours_s = bare_s = 0.0
+            deal: Calls | None = None
+            for first, k in rounds(d, args.rounds):
+                ids = [f"deal-{run_id}-{i}" for i in range(first, first + k)]
+                t = time.perf_counter()
+                await gated(
+                    conc,
+                    [
+                        (
+                            lambda a=a: journeys.deal_closed(
+                                client, settings, acc.model_copy(update={"id": a}), a
+                            )
                         )
-                    )
-                    for i in range(d)
-                ],
-            )
+                        for a in ids
+                    ],
+                )
 
-            async def welcomed() -> bool:
-                return emails.exists() and sum(1 for p in emails.glob("*onboarding*")) >= d
+                async def welcomed(n: int = first + k) -> bool:
+                    return emails.exists() and sum(1 for p in emails.glob("*onboarding*")) >= n
 
-            await until(welcomed)
-            ours = time.perf_counter() - t
+                await until(welcomed)
+                ours_s += time.perf_counter() - t
+                if deal is None:  # what ours did until the emails, from the first round's histories
+                    deal = await deal_calls(client, [f"journey:{a}" for a in ids])
+                activities, t = bare.COUNTS["activities"], time.perf_counter()
+                await gated(
+                    conc,
+                    [
+                        (
+                            lambda a=a: client.start_workflow(
+                                BareDeal.run,
+                                deal,
+                                id=f"bare-{a}",
+                                task_queue=bare_q,
+                                start_signal="deal",
+                                start_signal_args=[a],
+                            )
+                        )
+                        for a in ids
+                    ],
+                )
+
+                async def bare_done(n: int = k, per: Calls = deal) -> bool:
+                    return n * bare.deal_activities(per) <= bare.COUNTS["activities"] - activities
+
+                await until(bare_done)
+                bare_s += time.perf_counter() - t
+            assert deal is not None
+            row("deal-path", ours_s, bare_s, "deals/s", d, deal)
             existing = [f"deal-{run_id}-{i}" for i in range(d)]
             journey_ids = [f"journey:{a}" for a in existing]
-            deal = await bare.count(client, journey_ids, d)  # by now: what ours did until the emails
-            for play in ("onboarding", "nps"):
-                started = [w for w in (f"{j}/{play}/1" for j in journey_ids) if await _exists(client, w)]
-                if started:
-                    child = await bare.count(client, started, len(started))
-                    deal.children += [child] * round(len(started) / d)
-            activities, t = bare.COUNTS["activities"], time.perf_counter()
-            await gated(
-                conc,
-                [
-                    (
-                        lambda i=i: client.start_workflow(
-                            BareDeal.run, deal, id=f"bare-deal-{run_id}-{i}", task_queue=bare_q
-                        )
-                    )
-                    for i in range(d)
-                ],
-            )
-
-            async def bare_done() -> bool:
-                return d * bare.deal_activities(deal) <= bare.COUNTS["activities"] - activities
-
-            await until(bare_done)
-            row("deal-path", ours, time.perf_counter() - t, "deals/s", d, deal)
 
             # existing journeys (their deal closed above): import and feed
             reps = max(1, n // d)
@@ -326,6 +353,7 @@ if __name__ == "__main__":
     p.add_argument("--deals", type=int, default=60, help="deals (also the existing journeys)")
     p.add_argument("--waiting", type=int, default=1000, help="idle journeys for the memory row")
     p.add_argument("--days", type=int, default=180, help="lifetime for the history rows (0: skip them)")
+    p.add_argument("--rounds", type=int, default=4, help="deal-path rounds, ours and bare alternating")
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--json", default="bench/results.json")
     a = p.parse_args()

@@ -77,7 +77,7 @@ class JourneyEffects(JourneyTimers):
             if play.error:
                 self._event("play_failed", f"{playbook} not started: {play.error}")
                 return None
-            defs, span = play.definitions, play.span_days
+            defs, span, digest = play.definitions, play.span_days, play.content_hash
         else:
             try:
                 defs = await workflow.execute_activity(
@@ -90,13 +90,13 @@ class JourneyEffects(JourneyTimers):
             except ActivityError as e:
                 self._event("play_failed", f"{playbook} not started: {common.reason(e)}")
                 return None
-            span = lifecycle.span_days(defs, playbook)
+            span, digest = lifecycle.span_days(defs, playbook), ""
         n = st.counters[playbook] = st.counters.get(playbook, 0) + 1
         wid, d = f"{me}/{playbook}/{n}", defs[playbook]
         first = RunState(
             playbook=d.id,
             version=d.version,
-            content_hash=d.content_hash,
+            content_hash=digest or d.content_hash,
             started_at=clock or now,
             chain=[d.id],
             facts=facts or {},

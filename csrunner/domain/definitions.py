@@ -7,9 +7,11 @@ task for a person, wait, approval gate, and start of another playbook.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from typing import Annotated, Any, ClassVar, Literal, Optional, Union, assert_never, get_args
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Literal, Optional, Self, Union, assert_never, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -250,7 +252,8 @@ class PlaybookDefinition(Strict):
     def index(self, step_id: str) -> int:
         return next(i for i, s in enumerate(self.steps) if s.id == step_id)
 
-    @property
+    # Once per value (frozen): runs publish it with every change, journeys at every play start.
+    @functools.cached_property
     def content_hash(self) -> str:
         data = self.model_dump(mode="json")
         if not self.holdout_percent:  # playbooks without a holdout keep the hash they always had
@@ -261,6 +264,11 @@ class PlaybookDefinition(Strict):
                     del step[k]
         raw = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(raw).hexdigest()[:12]
+
+    def model_copy(self, *, update: Optional[Mapping[str, Any]] = None, deep: bool = False) -> Self:
+        copy = super().model_copy(update=update, deep=deep)
+        copy.__dict__.pop("content_hash", None)  # a copy with changes has a hash of its own
+        return copy
 
     def references(self) -> list[tuple[int, str, str]]:
         """(step index, field, target) for everything a step points at, for cross-checks."""

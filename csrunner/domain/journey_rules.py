@@ -47,6 +47,9 @@ class PlayStart(Model):
     definitions: dict[str, PlaybookDefinition] = {}
     span_days: int = 0
     catalog_hash: str = ""
+    #: the playbook's content hash, computed where the catalog is cached (once per worker), so the
+    #: journey need not hash what it received; empty in answers recorded before it
+    content_hash: str = ""
     error: str = ""  # the catalog could not be read: the play is not started
 
 
