@@ -48,27 +48,29 @@ async def work(per: Calls, debt: list[float]) -> None:
 
 @workflow.defn(sandboxed=False)
 class BareJourney:
-    """Waits forever; each signal or update costs what one of ours cost (`per`)."""
+    """Waits forever; each signal or update costs what one of ours cost in the same round (its
+    argument), so a row's rounds can alternate with ours."""
 
     @workflow.init
     def __init__(self, per: Calls) -> None:
-        self.per, self.debt, self.queue, self.n = per, [0.0, 0.0], 0, 0
+        self.debt: list[float] = [0.0, 0.0]
+        self.queue: list[Calls] = []
+        self.n = 0
 
     @workflow.run
     async def run(self, per: Calls) -> None:
         while True:
-            await workflow.wait_condition(lambda: self.queue > 0)
-            self.queue -= 1
-            await work(self.per, self.debt)
+            await workflow.wait_condition(lambda: bool(self.queue))
+            await work(self.queue.pop(0), self.debt)
             COUNTS["signals"] += 1
 
     @workflow.signal
-    def score(self, x: float) -> None:
-        self.queue += 1
+    def score(self, per: Calls) -> None:
+        self.queue.append(per)
 
     @workflow.update
-    async def apply(self, x: float) -> int:
-        await work(self.per, self.debt)
+    async def apply(self, per: Calls) -> int:
+        await work(per, self.debt)
         self.n += 1
         return self.n
 
@@ -112,6 +114,15 @@ async def count(client: Client, workflow_ids: list[str], units_of_work: int) -> 
                 e.marker_recorded_event_attributes.marker_name == "core_local_activity"
             )
     return Calls(activities=acts / units_of_work, local_activities=local / units_of_work)
+
+
+def mean(rounds: list[tuple[int, Calls]]) -> Calls:
+    """Calls per unit of work over rounds of (units of work, calls per unit)."""
+    n = sum(k for k, _ in rounds) or 1
+    return Calls(
+        activities=round(sum(k * c.activities for k, c in rounds) / n, 3),
+        local_activities=round(sum(k * c.local_activities for k, c in rounds) / n, 3),
+    )
 
 
 def difference(after: Calls, before: Calls, units_of_work: int) -> Calls:

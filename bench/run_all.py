@@ -7,13 +7,14 @@ server in the same run; prints one table and writes it as JSON.
 Bare does the same calls: its workflows run as many (empty) activities and local activities per
 update, per deal and per child as ours did for the same work in this run, counted from our
 histories (bench/bare.py); the `bare_does` column says what that was. Ratio = ours / bare
-throughput (bare / ours for memory), so higher is better for both.
+throughput (bare / ours for memory), so higher is better for both. Each row alternates ours and bare
+in --rounds, bare doing in each round what ours did in it.
 Both run workflow code outside Temporal's sandbox (the product's default; WORKFLOW_SANDBOX=1 is not
 benchmarked here).
   first-update-new        CSV import for accounts never seen | bare update-with-start, new ids
   deal-path               deal closed → journey → onboarding → welcome email in the outbox | bare:
                           signal-with-start of a workflow with ours' journey's activities, starting
-                          children with theirs; --rounds alternate ours and bare
+                          children with theirs
   ingest-existing-import  CSV import (update-with-start per account, answered when applied) to
                           journeys past their deal | bare update-with-start to waiting workflows
   ingest-existing-feed    the batch feed's call (one signal per account) until every journey applied
@@ -86,7 +87,7 @@ async def bare_updates(client: Client, queue: str, ids: list[str], conc: int, pe
             task_queue=queue,
         )
         return lambda: client.execute_update_with_start_workflow(
-            BareJourney.apply, 1.0, start_workflow_operation=op
+            BareJourney.apply, per, start_workflow_operation=op
         )
 
     t = time.perf_counter()
@@ -106,7 +107,7 @@ async def bare_signals(client: Client, queue: str, ids: list[str], conc: int, pe
                     id=w,
                     task_queue=queue,
                     start_signal="score",
-                    start_signal_args=[1.0],
+                    start_signal_args=[per],
                 )
             )
             for w in ids
@@ -197,16 +198,21 @@ async def run(args) -> list[dict]:
             build_worker(client, settings),
             Worker(client, task_queue=bare_q, workflows=[BareJourney, BareDeal], activities=[bare.bare_step]),
         ):
+            # Every row alternates ours and bare in --rounds, bare doing in each round what ours
+            # did in it (counted from our histories), so a change in the server's load during a
+            # row (its background work, its growing tables) falls on both alike.
             # new accounts: the first update starts the journey (kept until the deal closes)
-            new = [f"new-{run_id}-{i}" for i in range(n)]
-            t = time.perf_counter()
-            await import_scores(client, settings, write_csv(tmp / "new.csv", new, 80), concurrency=conc)
-            ours = time.perf_counter() - t
-            per = await bare.count(client, [f"journey:{a}" for a in new], n)
-            bare_s = await bare_updates(
-                client, bare_q, [f"bare-new-{run_id}-{i}" for i in range(n)], conc, per
-            )
-            row("first-update-new", ours, bare_s, "updates/s", n, per)
+            ours_s = bare_s = 0.0
+            done: list[tuple[int, Calls]] = []
+            for first, k in rounds(n, args.rounds):
+                ids = [f"new-{run_id}-{i}" for i in range(first, first + k)]
+                t = time.perf_counter()
+                await import_scores(client, settings, write_csv(tmp / "new.csv", ids, 80), concurrency=conc)
+                ours_s += time.perf_counter() - t
+                per = await bare.count(client, [f"journey:{a}" for a in ids], k)
+                bare_s += await bare_updates(client, bare_q, [f"bare-{a}" for a in ids], conc, per)
+                done.append((k, per))
+            row("first-update-new", ours_s, bare_s, "updates/s", n, bare.mean(done))
 
             # deal path: deal closed (the webhook's service call) → journey → onboarding → welcome
             # email in the outbox. Rounds alternate ours and bare, so a change in the server's load
@@ -264,53 +270,63 @@ async def run(args) -> list[dict]:
             existing = [f"deal-{run_id}-{i}" for i in range(d)]
             journey_ids = [f"journey:{a}" for a in existing]
 
-            # existing journeys (their deal closed above): import and feed
+            # existing journeys (their deal closed above): import and feed, each account's update
+            # `reps` times; bare's workflows exist first, as ours do
             reps = max(1, n // d)
-            before = await bare.count(client, journey_ids, 1)
-            t = time.perf_counter()
-            for k in range(reps):
-                await import_scores(
-                    client, settings, write_csv(tmp / f"ex{k}.csv", existing, 70 + k % 20), concurrency=conc
-                )
-            ours = time.perf_counter() - t
-            per = bare.difference(await bare.count(client, journey_ids, 1), before, d * reps)
             bare_ids = [f"bare-ex-{run_id}-{i}" for i in range(d)]
-            await bare_updates(client, bare_q, bare_ids, conc, per)  # they exist first, as ours do
-            t = time.perf_counter()
-            for _ in range(reps):
-                await bare_updates(client, bare_q, bare_ids, conc, per)
-            row("ingest-existing-import", ours, time.perf_counter() - t, "updates/s", d * reps, per)
-
+            feed_ids = [f"bare-feed-{run_id}-{i}" for i in range(d)]
+            await bare_updates(client, bare_q, bare_ids + feed_ids, conc, Calls())
+            ours_s = bare_s = 0.0
+            done = []
             before = await bare.count(client, journey_ids, 1)
-            t = time.perf_counter()
-            for k in range(reps):
-                ups = [journeys.score_update(settings, score=feed_score(k), source="feed")]
-                await gated(
-                    conc,
-                    [
-                        (lambda a=a: journeys.send_batch(client, settings, a, ups, f"feed-{run_id}-{k}"))
-                        for a in existing
-                    ],
-                )
-            # Measuring only (the feed itself does not wait): every journey has applied the last
+            for first, k in rounds(reps, args.rounds):
+                t = time.perf_counter()
+                for rep in range(first, first + k):
+                    csv = write_csv(tmp / "ex.csv", existing, 70 + rep % 20)
+                    await import_scores(client, settings, csv, concurrency=conc)
+                ours_s += time.perf_counter() - t
+                after = await bare.count(client, journey_ids, 1)
+                per, before = bare.difference(after, before, d * k), after
+                for _ in range(k):
+                    bare_s += await bare_updates(client, bare_q, bare_ids, conc, per)
+                done.append((d * k, per))
+            row("ingest-existing-import", ours_s, bare_s, "updates/s", d * reps, bare.mean(done))
+
+            # The feed does not wait; measuring only: every journey has applied a round's last
             # update once its row in the store holds that score (asking 200 journeys their view
             # in a loop would load the very worker being measured; bare counts in-process).
             store = open_ledger(settings)
+            ours_s = bare_s = 0.0
+            done = []
+            for first, k in rounds(reps, args.rounds):
+                t = time.perf_counter()
+                for rep in range(first, first + k):
+                    ups = [journeys.score_update(settings, score=feed_score(rep), source="feed")]
+                    await gated(
+                        conc,
+                        [
+                            (
+                                lambda a=a: journeys.send_batch(
+                                    client, settings, a, ups, f"feed-{run_id}-{rep}"
+                                )
+                            )
+                            for a in existing
+                        ],
+                    )
 
-            async def applied() -> bool:
-                rows = store.account_rows()
-                return all(a in rows and rows[a].score == feed_score(reps - 1) for a in existing)
+                async def applied(last: float = feed_score(first + k - 1)) -> bool:
+                    rows = store.account_rows()
+                    return all(a in rows and rows[a].score == last for a in existing)
 
-            await until(applied, 0.02)
+                await until(applied, 0.02)
+                ours_s += time.perf_counter() - t
+                after = await bare.count(client, journey_ids, 1)
+                per, before = bare.difference(after, before, d * k), after
+                for _ in range(k):
+                    bare_s += await bare_signals(client, bare_q, feed_ids, conc, per)
+                done.append((d * k, per))
             store.close()
-            ours = time.perf_counter() - t
-            per = bare.difference(await bare.count(client, journey_ids, 1), before, d * reps)
-            feed_ids = [f"bare-feed-{run_id}-{i}" for i in range(d)]
-            await bare_updates(client, bare_q, feed_ids, conc, per)  # they exist first, as ours do
-            bare_s = 0.0
-            for _ in range(reps):
-                bare_s += await bare_signals(client, bare_q, feed_ids, conc, per)
-            row("ingest-existing-feed", ours, bare_s, "updates/s", d * reps, per)
+            row("ingest-existing-feed", ours_s, bare_s, "updates/s", d * reps, bare.mean(done))
 
         # memory: a fresh `csr worker` process holding many idle journeys vs a fresh bare one
         w = args.waiting
@@ -353,7 +369,7 @@ if __name__ == "__main__":
     p.add_argument("--deals", type=int, default=60, help="deals (also the existing journeys)")
     p.add_argument("--waiting", type=int, default=1000, help="idle journeys for the memory row")
     p.add_argument("--days", type=int, default=180, help="lifetime for the history rows (0: skip them)")
-    p.add_argument("--rounds", type=int, default=4, help="deal-path rounds, ours and bare alternating")
+    p.add_argument("--rounds", type=int, default=4, help="rounds per row, ours and bare alternating")
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--json", default="bench/results.json")
     a = p.parse_args()

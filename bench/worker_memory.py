@@ -103,7 +103,9 @@ async def idle_journeys(client, n: int, concurrency: int = 32) -> tuple[float, f
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             task_queue=bare_q,
         )
-        return client.execute_update_with_start_workflow(BareJourney.apply, 1.0, start_workflow_operation=op)
+        return client.execute_update_with_start_workflow(
+            BareJourney.apply, Calls(), start_workflow_operation=op
+        )
 
     bare_mb = await measure(spawn([sys.executable, "-c", code], address, bare_q, data), bare_one)
     return ours, bare_mb
