@@ -1,7 +1,7 @@
 """The journey's benchmarks, each beside bare Temporal doing the same calls on the same embedded dev
 server in the same run; prints one table and writes it as JSON.
 
-    .venv/bin/python bench/run_all.py [--accounts 200] [--deals 60] [--rounds 4] [--waiting 1000] [--days 180]
+    .venv/bin/python bench/run_all.py [--accounts 200] [--deals 60] [--rounds 6] [--waiting 1000] [--days 180]
                                       [--json bench.json]
 
 Bare does the same calls: its workflows run as many (empty) activities and local activities per
@@ -369,7 +369,7 @@ if __name__ == "__main__":
     p.add_argument("--deals", type=int, default=60, help="deals (also the existing journeys)")
     p.add_argument("--waiting", type=int, default=1000, help="idle journeys for the memory row")
     p.add_argument("--days", type=int, default=180, help="lifetime for the history rows (0: skip them)")
-    p.add_argument("--rounds", type=int, default=4, help="rounds per row, ours and bare alternating")
+    p.add_argument("--rounds", type=int, default=6, help="rounds per row, ours and bare alternating")
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--json", default="bench/results.json")
     a = p.parse_args()
